@@ -1,0 +1,335 @@
+//! A client: one member identity (credential and signature key), one ciphersuite, and
+//! the state store holding its key packages and groups.
+
+use std::sync::Arc;
+
+use openmls::prelude::*;
+use openmls::schedule::{ExternalPsk, PreSharedKeyId, Psk};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use tls_codec::Deserialize as _;
+
+use crate::credentials::{Credential, SignatureKeyPair, SigningKey};
+use crate::error::{classify, Error, Result};
+use crate::group::{extensions_from_pairs, CommitBytes, CommitResult, Group, GroupConfig};
+use crate::key_packages::KeyPackage;
+use crate::provider::Provider;
+use crate::types::{py_suite, suite_from_u16, BytesIn};
+
+/// Default key package lifetime: 28 days (RCS refreshes credentials every 30 days).
+pub const DEFAULT_KEY_PACKAGE_LIFETIME: u64 = 28 * 24 * 3600;
+
+pub struct ClientCore {
+    pub provider: Provider,
+    pub signer: Arc<SigningKey>,
+    pub credential: CredentialWithKey,
+    pub suite: Ciphersuite,
+    pub capabilities: Capabilities,
+}
+
+impl ClientCore {
+    fn join_config(config: Option<&GroupConfig>) -> MlsGroupJoinConfig {
+        config.cloned().unwrap_or_default().join_config()
+    }
+}
+
+/// One MLS client (a device): identity, signature key, ciphersuite and state.
+#[pyclass(frozen, module = "rcs_mls._native", name = "Client")]
+pub struct Client {
+    pub core: Arc<ClientCore>,
+}
+
+fn parse_ratchet_tree(data: Option<&[u8]>) -> Result<Option<RatchetTreeIn>> {
+    data.map(|d| {
+        RatchetTreeIn::tls_deserialize_exact(d)
+            .map_err(|e| Error::Parse(format!("not a ratchet tree: {e}")))
+    })
+    .transpose()
+}
+
+#[pymethods]
+impl Client {
+    /// A client for `credential`, signing with `signature_keys`, in `ciphersuite`.
+    ///
+    /// `extension_types` and `proposal_types` are the non-default extensions and
+    /// proposals this client supports (its leaf capabilities).
+    #[new]
+    #[pyo3(signature = (credential, signature_keys, ciphersuite, *, extension_types=Vec::new(), proposal_types=Vec::new()))]
+    fn new(
+        credential: PyRef<'_, Credential>,
+        signature_keys: PyRef<'_, SignatureKeyPair>,
+        ciphersuite: u16,
+        extension_types: Vec<u16>,
+        proposal_types: Vec<u16>,
+    ) -> PyResult<Self> {
+        let suite = suite_from_u16(ciphersuite)?;
+        if suite.signature_algorithm() != signature_keys.scheme() {
+            return Err(Error::InvalidArgument(format!(
+                "the signature key is {} but ciphersuite 0x{ciphersuite:04x} signs with {}",
+                crate::types::scheme_name(signature_keys.scheme()),
+                crate::types::scheme_name(suite.signature_algorithm())
+            ))
+            .into());
+        }
+        credential.check_key(signature_keys.inner.public())?;
+        let ext: Vec<ExtensionType> = extension_types.iter().map(|t| (*t).into()).collect();
+        let props: Vec<ProposalType> = proposal_types.iter().map(|t| (*t).into()).collect();
+        let capabilities = Capabilities::new(
+            None,
+            Some(&[suite]),
+            if ext.is_empty() { None } else { Some(&ext) },
+            if props.is_empty() { None } else { Some(&props) },
+            Some(&[CredentialType::Basic, CredentialType::X509]),
+        );
+        let core = ClientCore {
+            provider: Provider::new(),
+            signer: signature_keys.inner.clone(),
+            credential: CredentialWithKey {
+                credential: credential.inner.clone(),
+                signature_key: signature_keys.inner.public().into(),
+            },
+            suite,
+            capabilities,
+        };
+        Ok(Self {
+            core: Arc::new(core),
+        })
+    }
+
+    #[getter]
+    fn ciphersuite(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        py_suite(py, self.core.suite)
+    }
+
+    #[getter]
+    fn credential(&self) -> Credential {
+        Credential {
+            inner: self.core.credential.credential.clone(),
+        }
+    }
+
+    #[getter]
+    fn identity<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(
+            py,
+            &Credential::identity_bytes(&self.core.credential.credential)?,
+        ))
+    }
+
+    #[getter]
+    fn signature_public_key<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.core.signer.public())
+    }
+
+    /// Generate one key package; its private keys stay in this client's store.
+    #[pyo3(signature = (*, lifetime_seconds=DEFAULT_KEY_PACKAGE_LIFETIME, last_resort=false, extensions=Vec::new(), leaf_extensions=Vec::new()))]
+    fn generate_key_package(
+        &self,
+        py: Python<'_>,
+        lifetime_seconds: u64,
+        last_resort: bool,
+        extensions: Vec<(u16, Vec<u8>)>,
+        leaf_extensions: Vec<(u16, Vec<u8>)>,
+    ) -> PyResult<KeyPackage> {
+        let mut v = self.generate_key_packages(py, 1, lifetime_seconds, last_resort, extensions, leaf_extensions)?;
+        v.pop()
+            .ok_or_else(|| Error::Library("no key package generated".into()).into())
+    }
+
+    /// Generate `count` key packages at once.
+    #[pyo3(signature = (count, *, lifetime_seconds=DEFAULT_KEY_PACKAGE_LIFETIME, last_resort=false, extensions=Vec::new(), leaf_extensions=Vec::new()))]
+    fn generate_key_packages(
+        &self,
+        py: Python<'_>,
+        count: usize,
+        lifetime_seconds: u64,
+        last_resort: bool,
+        extensions: Vec<(u16, Vec<u8>)>,
+        leaf_extensions: Vec<(u16, Vec<u8>)>,
+    ) -> PyResult<Vec<KeyPackage>> {
+        if lifetime_seconds == 0 {
+            return Err(Error::InvalidArgument("lifetime_seconds must be positive".into()).into());
+        }
+        let kp_exts = Extensions::from_vec(extensions_from_pairs(&extensions)?)
+            .map_err(|e| Error::InvalidArgument(format!("key package extensions: {e}")))?;
+        let leaf_exts = Extensions::from_vec(extensions_from_pairs(&leaf_extensions)?)
+            .map_err(|e| Error::InvalidArgument(format!("leaf extensions: {e}")))?;
+        let core = self.core.clone();
+        let kps = py.detach(move || -> Result<Vec<KeyPackage>> {
+            let mut out = Vec::with_capacity(count);
+            for _ in 0..count {
+                let mut b = openmls::prelude::KeyPackage::builder()
+                    .key_package_lifetime(Lifetime::new(lifetime_seconds))
+                    .key_package_extensions(kp_exts.clone())
+                    .leaf_node_capabilities(core.capabilities.clone())
+                    .leaf_node_extensions(leaf_exts.clone());
+                if last_resort {
+                    b = b.mark_as_last_resort();
+                }
+                let bundle = b
+                    .build(core.suite, &core.provider, &*core.signer, core.credential.clone())
+                    .map_err(classify)?;
+                out.push(KeyPackage {
+                    inner: bundle.key_package().clone(),
+                });
+            }
+            Ok(out)
+        })?;
+        Ok(kps)
+    }
+
+    /// Create a group with this client as its only member.
+    #[pyo3(signature = (config=None, *, group_id=None))]
+    fn create_group(
+        &self,
+        py: Python<'_>,
+        config: Option<PyRef<'_, GroupConfig>>,
+        group_id: Option<BytesIn>,
+    ) -> PyResult<Group> {
+        let cfg = config.map(|c| c.clone()).unwrap_or_default();
+        let gce = cfg.context_extensions()?;
+        let gid = group_id.map(|g| g.to_vec());
+        if let Some(g) = &gid {
+            if g.is_empty() {
+                return Err(Error::InvalidArgument("group_id must not be empty".into()).into());
+            }
+        }
+        let core = self.core.clone();
+        let group = py.detach(|| -> Result<MlsGroup> {
+            let mut b = MlsGroup::builder()
+                .ciphersuite(core.suite)
+                .with_wire_format_policy(cfg.wire_format_policy())
+                .use_ratchet_tree_extension(cfg.use_ratchet_tree_extension)
+                .max_past_epochs(cfg.max_past_epochs)
+                .padding_size(cfg.padding_size)
+                .sender_ratchet_configuration(SenderRatchetConfiguration::new(
+                    cfg.out_of_order_tolerance,
+                    cfg.maximum_forward_distance,
+                ))
+                .with_capabilities(core.capabilities.clone())
+                .with_group_context_extensions(gce);
+            if let Some(g) = gid {
+                b = b.with_group_id(GroupId::from_slice(&g));
+            }
+            b.build(&core.provider, &*core.signer, core.credential.clone())
+                .map_err(classify)
+        })?;
+        Ok(Group::new(self.core.clone(), group))
+    }
+
+    /// Join a group from a Welcome (MLSMessage bytes), with the ratchet tree given out
+    /// of band when the group does not use the ratchet-tree extension.
+    #[pyo3(signature = (welcome, *, ratchet_tree=None, config=None))]
+    fn join_group(
+        &self,
+        py: Python<'_>,
+        welcome: BytesIn,
+        ratchet_tree: Option<BytesIn>,
+        config: Option<PyRef<'_, GroupConfig>>,
+    ) -> PyResult<Group> {
+        let join_config = ClientCore::join_config(config.as_deref());
+        let core = self.core.clone();
+        let group = py.detach(|| -> Result<MlsGroup> {
+            let msg = MlsMessageIn::tls_deserialize_exact(&*welcome)
+                .map_err(|e| Error::Parse(format!("not an MLSMessage: {e}")))?;
+            let welcome = match msg.extract() {
+                MlsMessageBodyIn::Welcome(w) => w,
+                _ => return Err(Error::InvalidArgument("the MLSMessage is not a Welcome".into())),
+            };
+            let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
+            let staged = StagedWelcome::new_from_welcome(&core.provider, &join_config, welcome, tree)
+                .map_err(classify)?;
+            staged.into_group(&core.provider).map_err(classify)
+        })?;
+        Ok(Group::new(self.core.clone(), group))
+    }
+
+    /// Join a group by external commit from its GroupInfo (MLSMessage bytes).
+    ///
+    /// Returns the group, with the commit pending, and the commit to send; call
+    /// ``group.merge_pending_commit()`` once the delivery service accepted it.
+    #[pyo3(signature = (group_info, *, ratchet_tree=None, config=None, authenticated_data=None))]
+    fn join_by_external_commit(
+        &self,
+        py: Python<'_>,
+        group_info: BytesIn,
+        ratchet_tree: Option<BytesIn>,
+        config: Option<PyRef<'_, GroupConfig>>,
+        authenticated_data: Option<BytesIn>,
+    ) -> PyResult<(Group, CommitResult)> {
+        let join_config = ClientCore::join_config(config.as_deref());
+        let aad = authenticated_data.map(|a| a.to_vec()).unwrap_or_default();
+        let core = self.core.clone();
+        let (group, commit) = py.detach(|| -> Result<(MlsGroup, CommitBytes)> {
+            let msg = MlsMessageIn::tls_deserialize_exact(&*group_info)
+                .map_err(|e| Error::Parse(format!("not an MLSMessage: {e}")))?;
+            let gi = match msg.extract() {
+                MlsMessageBodyIn::GroupInfo(gi) => gi,
+                _ => return Err(Error::InvalidArgument("the MLSMessage is not a GroupInfo".into())),
+            };
+            let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
+            let mut b = MlsGroup::external_commit_builder()
+                .with_config(join_config)
+                .with_aad(aad);
+            if let Some(t) = tree {
+                b = b.with_ratchet_tree(t);
+            }
+            let (group, bundle) = b
+                .build_group(&core.provider, gi, core.credential.clone())
+                .map_err(classify)?
+                .leaf_node_parameters(
+                    LeafNodeParameters::builder()
+                        .with_capabilities(core.capabilities.clone())
+                        .build(),
+                )
+                .load_psks(core.provider.storage())
+                .map_err(classify)?
+                .build(core.provider.rand(), core.provider.crypto(), &*core.signer, |_| true)
+                .map_err(classify)?
+                .finalize(&core.provider)
+                .map_err(classify)?;
+            Ok((group, CommitBytes::from_bundle(bundle)?))
+        })?;
+        Ok((Group::new(self.core.clone(), group), commit.into_py(py)))
+    }
+
+    /// Store an external pre-shared key, for PSK proposals (RFC 9420 §8.4).
+    fn store_psk(&self, py: Python<'_>, psk_id: BytesIn, secret: BytesIn) -> PyResult<()> {
+        if psk_id.is_empty() || secret.is_empty() {
+            return Err(Error::InvalidArgument("psk_id and secret must not be empty".into()).into());
+        }
+        let core = self.core.clone();
+        py.detach(|| -> Result<()> {
+            // The nonce is not part of the storage key; any will do here.
+            let id = PreSharedKeyId::new(
+                core.suite,
+                core.provider.rand(),
+                Psk::External(ExternalPsk::new(psk_id.to_vec())),
+            )
+            .map_err(|e| Error::Library(format!("{e:?}")))?;
+            id.store(&core.provider, &secret)
+                .map_err(|e| Error::Storage(format!("{e:?}")))
+        })?;
+        Ok(())
+    }
+
+    /// Load a group of this client's from its store by group id.
+    fn load_group(&self, py: Python<'_>, group_id: BytesIn) -> PyResult<Group> {
+        let core = self.core.clone();
+        let group = py.detach(|| -> Result<MlsGroup> {
+            MlsGroup::load(core.provider.storage(), &GroupId::from_slice(&group_id))
+                .map_err(|e| Error::Storage(format!("{e:?}")))?
+                .ok_or_else(|| Error::InvalidArgument("no such group in this client's store".into()))
+        })?;
+        Ok(Group::new(self.core.clone(), group))
+    }
+
+    fn __repr__(&self) -> String {
+        let id = Credential::identity_bytes(&self.core.credential.credential).unwrap_or_default();
+        format!(
+            "Client(identity={:?}, ciphersuite=0x{:04x})",
+            String::from_utf8_lossy(&id),
+            u16::from(self.core.suite)
+        )
+    }
+}

@@ -1,0 +1,34 @@
+//! The native core of rcs-mls: MLS (RFC 9420) through OpenMLS, and RCS file encryption.
+//! This is the only `#[pymodule]`; every native export is registered here.
+
+mod client;
+mod credentials;
+mod error;
+mod filecrypt;
+mod group;
+mod interop;
+mod key_packages;
+mod provider;
+mod types;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<credentials::SignatureKeyPair>()?;
+    m.add_class::<credentials::Credential>()?;
+    m.add_class::<key_packages::KeyPackage>()?;
+    m.add_class::<client::Client>()?;
+    m.add_class::<group::GroupConfig>()?;
+    m.add_class::<group::Group>()?;
+    m.add_class::<group::CommitResult>()?;
+    m.add_class::<group::MemberInfo>()?;
+    m.add_class::<group::ApplicationMessageOut>()?;
+    m.add_class::<group::ProposalMessageOut>()?;
+    m.add_class::<group::StagedCommitOut>()?;
+    m.add("SUPPORTED_CIPHERSUITES", types::SUPPORTED_SUITES.to_vec())?;
+    m.add("OPENMLS_VERSION", "0.9.2")?;
+    filecrypt::register(m)?;
+    interop::register(m)?;
+    Ok(())
+}
