@@ -9,6 +9,7 @@ from rcs_mls._types import Ciphersuite
 _Bytes = bytes | bytearray | memoryview
 _Extension = tuple[int, bytes]
 
+__all__: list[str]
 SUPPORTED_CIPHERSUITES: list[int]
 OPENMLS_VERSION: str
 
@@ -48,7 +49,7 @@ class Credential:
     def identity(self) -> bytes: ...
     @property
     def certificates(self) -> list[bytes]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -74,7 +75,7 @@ class KeyPackage:
     def hash_ref(self) -> bytes: ...
     @property
     def extensions(self) -> list[_Extension]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
 @final
 class GroupConfig:
@@ -295,6 +296,7 @@ class Client:
         self,
         *,
         lifetime_seconds: int = ...,
+        lifetime: tuple[int, int] | None = None,
         last_resort: bool = False,
         extensions: list[_Extension] = ...,
         leaf_extensions: list[_Extension] = ...,
@@ -304,6 +306,7 @@ class Client:
         count: int,
         *,
         lifetime_seconds: int = ...,
+        lifetime: tuple[int, int] | None = None,
         last_resort: bool = False,
         extensions: list[_Extension] = ...,
         leaf_extensions: list[_Extension] = ...,
@@ -364,3 +367,49 @@ def file_decrypt_path(
     tag: bytes | bytearray | memoryview,
     length_hint: int | None = None,
 ) -> int: ...
+
+# --- interop / test vectors (rust/src/interop.rs) ---
+
+def interop_load_key_package(data: _Bytes) -> KeyPackage: ...
+def interop_import_key_package(
+    client: Client, key_package: _Bytes, init_priv: _Bytes, encryption_priv: _Bytes
+) -> bytes: ...
+def interop_join_group(
+    client: Client,
+    welcome: _Bytes,
+    *,
+    ratchet_tree: _Bytes | None = None,
+    config: GroupConfig | None = None,
+    resumption_psks: int = 16,
+) -> Group: ...
+def interop_process_welcome(
+    key_package: _Bytes, init_priv: _Bytes, welcome: _Bytes, signer_pub: _Bytes
+) -> dict[str, bytes | int | bool]: ...
+def interop_verify_ratchet_tree(ciphersuite: int, ratchet_tree: _Bytes, group_id: _Bytes) -> None: ...
+def interop_roundtrip(kind: str, data: _Bytes) -> bytes: ...
+def interop_decode_vl_header(header: _Bytes) -> tuple[int, int, bytes]: ...
+def interop_ref_hash(ciphersuite: int, label: str, value: _Bytes) -> bytes: ...
+def interop_expand_with_label(
+    ciphersuite: int, secret: _Bytes, label: str, context: _Bytes, length: int
+) -> bytes: ...
+def interop_derive_secret(ciphersuite: int, secret: _Bytes, label: str) -> bytes: ...
+def interop_derive_tree_secret(
+    ciphersuite: int, secret: _Bytes, label: str, generation: int, length: int
+) -> bytes: ...
+def interop_sign_with_label(
+    ciphersuite: int, private_key: _Bytes, public_key: _Bytes, label: str, content: _Bytes
+) -> bytes: ...
+def interop_verify_with_label(
+    ciphersuite: int, public_key: _Bytes, label: str, content: _Bytes, signature: _Bytes
+) -> None: ...
+def interop_encrypt_with_label(
+    ciphersuite: int, public_key: _Bytes, label: str, context: _Bytes, plaintext: _Bytes
+) -> tuple[bytes, bytes]: ...
+def interop_decrypt_with_label(
+    ciphersuite: int,
+    private_key: _Bytes,
+    label: str,
+    context: _Bytes,
+    kem_output: _Bytes,
+    ciphertext: _Bytes,
+) -> bytes: ...

@@ -72,12 +72,19 @@ impl Client {
             .into());
         }
         credential.check_key(signature_keys.inner.public())?;
-        let ext: Vec<ExtensionType> = extension_types.iter().map(|t| (*t).into()).collect();
+        // last_resort (RFC 9420 §17.3) is always supported: RCS keeps one such key package.
+        let mut ext: Vec<ExtensionType> = vec![ExtensionType::LastResort];
+        for t in &extension_types {
+            let t: ExtensionType = (*t).into();
+            if !ext.contains(&t) {
+                ext.push(t);
+            }
+        }
         let props: Vec<ProposalType> = proposal_types.iter().map(|t| (*t).into()).collect();
         let capabilities = Capabilities::new(
             None,
             Some(&[suite]),
-            if ext.is_empty() { None } else { Some(&ext) },
+            Some(&ext),
             if props.is_empty() { None } else { Some(&props) },
             Some(&[CredentialType::Basic, CredentialType::X509]),
         );
@@ -122,33 +129,52 @@ impl Client {
     }
 
     /// Generate one key package; its private keys stay in this client's store.
-    #[pyo3(signature = (*, lifetime_seconds=DEFAULT_KEY_PACKAGE_LIFETIME, last_resort=false, extensions=Vec::new(), leaf_extensions=Vec::new()))]
+    ///
+    /// `lifetime` gives an explicit ``(not_before, not_after)`` in Unix seconds (e.g.
+    /// within a certificate's validity) instead of `lifetime_seconds` from now.
+    #[pyo3(signature = (*, lifetime_seconds=DEFAULT_KEY_PACKAGE_LIFETIME, lifetime=None, last_resort=false, extensions=Vec::new(), leaf_extensions=Vec::new()))]
     fn generate_key_package(
         &self,
         py: Python<'_>,
         lifetime_seconds: u64,
+        lifetime: Option<(u64, u64)>,
         last_resort: bool,
         extensions: Vec<(u16, Vec<u8>)>,
         leaf_extensions: Vec<(u16, Vec<u8>)>,
     ) -> PyResult<KeyPackage> {
-        let mut v = self.generate_key_packages(py, 1, lifetime_seconds, last_resort, extensions, leaf_extensions)?;
+        let mut v = self.generate_key_packages(
+            py,
+            1,
+            lifetime_seconds,
+            lifetime,
+            last_resort,
+            extensions,
+            leaf_extensions,
+        )?;
         v.pop()
             .ok_or_else(|| Error::Library("no key package generated".into()).into())
     }
 
     /// Generate `count` key packages at once.
-    #[pyo3(signature = (count, *, lifetime_seconds=DEFAULT_KEY_PACKAGE_LIFETIME, last_resort=false, extensions=Vec::new(), leaf_extensions=Vec::new()))]
+    #[pyo3(signature = (count, *, lifetime_seconds=DEFAULT_KEY_PACKAGE_LIFETIME, lifetime=None, last_resort=false, extensions=Vec::new(), leaf_extensions=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
     fn generate_key_packages(
         &self,
         py: Python<'_>,
         count: usize,
         lifetime_seconds: u64,
+        lifetime: Option<(u64, u64)>,
         last_resort: bool,
         extensions: Vec<(u16, Vec<u8>)>,
         leaf_extensions: Vec<(u16, Vec<u8>)>,
     ) -> PyResult<Vec<KeyPackage>> {
         if lifetime_seconds == 0 {
             return Err(Error::InvalidArgument("lifetime_seconds must be positive".into()).into());
+        }
+        if let Some((nb, na)) = lifetime {
+            if na <= nb {
+                return Err(Error::InvalidArgument("lifetime: not_after must be after not_before".into()).into());
+            }
         }
         let kp_exts = Extensions::from_vec(extensions_from_pairs(&extensions)?)
             .map_err(|e| Error::InvalidArgument(format!("key package extensions: {e}")))?;
@@ -159,7 +185,10 @@ impl Client {
             let mut out = Vec::with_capacity(count);
             for _ in 0..count {
                 let mut b = openmls::prelude::KeyPackage::builder()
-                    .key_package_lifetime(Lifetime::new(lifetime_seconds))
+                    .key_package_lifetime(match lifetime {
+                        Some((nb, na)) => Lifetime::init(nb, na),
+                        None => Lifetime::new(lifetime_seconds),
+                    })
                     .key_package_extensions(kp_exts.clone())
                     .leaf_node_capabilities(core.capabilities.clone())
                     .leaf_node_extensions(leaf_exts.clone());
@@ -237,17 +266,21 @@ impl Client {
                 _ => return Err(Error::InvalidArgument("the MLSMessage is not a Welcome".into())),
             };
             let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
-            let staged = StagedWelcome::new_from_welcome(&core.provider, &join_config, welcome, tree)
-                .map_err(classify)?;
-            staged.into_group(&core.provider).map_err(classify)
+            core.provider.atomic(|| {
+                let staged =
+                    StagedWelcome::new_from_welcome(&core.provider, &join_config, welcome, tree)
+                        .map_err(classify)?;
+                staged.into_group(&core.provider).map_err(classify)
+            })
         })?;
         Ok(Group::new(self.core.clone(), group))
     }
 
     /// Join a group by external commit from its GroupInfo (MLSMessage bytes).
     ///
-    /// Returns the group, with the commit pending, and the commit to send; call
-    /// ``group.merge_pending_commit()`` once the delivery service accepted it.
+    /// Returns the group, already in the new epoch (OpenMLS applies an external commit
+    /// on the joiner's side at once), and the commit to send to the other members. If
+    /// the delivery service rejects the commit, drop the group and join again.
     #[pyo3(signature = (group_info, *, ratchet_tree=None, config=None, authenticated_data=None))]
     fn join_by_external_commit(
         &self,

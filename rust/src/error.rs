@@ -145,6 +145,9 @@ pub fn map_process<S: std::fmt::Debug + std::fmt::Display>(e: ProcessMessageErro
                 Error::WrongEpoch("the message is for another epoch than the group's".into())
             }
             MlsValidation::UnableToDecrypt(_) => Error::Decryption,
+            MlsValidation::NoPastEpochData => {
+                Error::WrongEpoch("the message is for an epoch whose secrets are gone".into())
+            }
             MlsValidation::InvalidSignature
             | MlsValidation::InvalidMembershipTag
             | MlsValidation::InvalidLeafNodeSignature => Error::InvalidSignature(v.to_string()),

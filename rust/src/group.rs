@@ -389,8 +389,8 @@ pub struct ApplicationMessageOut {
 impl ApplicationMessageOut {
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "ApplicationMessage(sender_leaf_index={:?}, epoch={}, plaintext=<{} bytes>)",
-            self.sender_leaf_index,
+            "ApplicationMessage(sender_leaf_index={}, epoch={}, plaintext=<{} bytes>)",
+            opt(self.sender_leaf_index),
             self.epoch,
             self.plaintext.bind(py).as_bytes().len()
         )
@@ -424,8 +424,9 @@ pub struct ProposalMessageOut {
 impl ProposalMessageOut {
     fn __repr__(&self) -> String {
         format!(
-            "ProposalMessage(sender_leaf_index={:?}, proposal_type=0x{:04x}, epoch={})",
-            self.sender_leaf_index, self.proposal_type, self.epoch
+            "ProposalMessage(sender_leaf_index={}, proposal_type=0x{:04x}, epoch={})",
+            opt(self.sender_leaf_index),
+            self.proposal_type, self.epoch
         )
     }
 }
@@ -471,8 +472,8 @@ impl StagedCommitOut {
 
     fn __repr__(&self) -> String {
         format!(
-            "StagedCommit(sender_leaf_index={:?}, added={}, removed={:?}, updated={:?}, epoch={})",
-            self.sender_leaf_index,
+            "StagedCommit(sender_leaf_index={}, added={}, removed={:?}, updated={:?}, epoch={})",
+            opt(self.sender_leaf_index),
             self.added.len(),
             self.removed,
             self.updated,
@@ -514,6 +515,10 @@ fn external_psk_id(p: &PreSharedKeyProposal) -> Option<Vec<u8>> {
         return None;
     }
     VLBytes::tls_deserialize(&mut rest).ok().map(|b| b.as_slice().to_vec())
+}
+
+fn opt(v: Option<u32>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "None".into())
 }
 
 fn sender_leaf(sender: &Sender) -> Option<u32> {
@@ -599,7 +604,17 @@ impl Group {
             return Err(Error::Validation("the message is for another group".into()));
         }
         let from_epoch = g.epoch().as_u64();
-        let processed = g.process_message(&c.provider, protocol).map_err(map_process)?;
+        let msg_epoch = protocol.epoch().as_u64();
+        let processed = g.process_message(&c.provider, protocol).map_err(|e| {
+            match map_process(e) {
+                // The epoch is in the clear in every MLS message, so saying so is no oracle.
+                Error::Decryption if msg_epoch != from_epoch => Error::WrongEpoch(format!(
+                    "the message is for epoch {msg_epoch}, the group is at epoch {from_epoch} \
+                     and keeps no secrets for it"
+                )),
+                other => other,
+            }
+        })?;
         let sender = sender_leaf(processed.sender());
         let identity = Credential::identity_bytes(processed.credential()).unwrap_or_default();
         let credential = processed.credential().clone();

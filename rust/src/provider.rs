@@ -21,6 +21,24 @@ impl Provider {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Run `f` so that on error the store is as it was before: OpenMLS may write
+    /// (or delete, as a consumed key package) before it fails.
+    pub fn atomic<T>(&self, f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result<T> {
+        let snapshot = self
+            .storage
+            .values
+            .read()
+            .map_err(|_| crate::error::Error::Library("store lock poisoned".into()))?
+            .clone();
+        let result = f();
+        if result.is_err() {
+            if let Ok(mut values) = self.storage.values.write() {
+                *values = snapshot;
+            }
+        }
+        result
+    }
 }
 
 impl OpenMlsProvider for Provider {

@@ -554,7 +554,7 @@ class CpimMessage:
         return "\r\n".join(lines).encode("utf-8") + _CRLF + self.body
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> CpimMessage:
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> CpimMessage:
         """Decode a ``message/cpim`` body.
 
         Raises:

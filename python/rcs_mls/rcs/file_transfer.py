@@ -1,7 +1,7 @@
 """File Transfer over HTTP descriptors (GSMA RCC.07 §3.2.5), with the RCC.16 MLS marker.
 
 The sender of an RCS file uploads it to the content server and sends this descriptor,
-``application/vnd.gsma.rcs-ft-http+xml``, to the recipients (RCC.07 §3.2.5.4.1)::
+``application/vnd.gsma.rcs-ft-http+xml``, to the recipients (RCC.07 §3.2.5)::
 
     <file xmlns="urn:gsma:params:xml:ns:rcs:rcs:fthttp"
           xmlns:am="urn:gsma:params:xml:ns:rcs:rcs:rram">
@@ -21,8 +21,8 @@ The sender of an RCS file uploads it to the content server and sends this descri
 
 ``file-disposition`` (``render`` or ``attachment``) and ``am:playing-length`` (the
 duration of an audio message in seconds, namespace
-``urn:gsma:params:xml:ns:rcs:rcs:rram``) are the optional fields of RCC.07 / RCC.20
-audio messaging.
+``urn:gsma:params:xml:ns:rcs:rcs:rram``) are the optional fields RCC.07 adds for
+audio messages.
 
 For an MLS-encrypted file (RCC.16 §7.8.2, Annex C) the uploaded blob is ciphertext, the
 file's ``<file-name>`` is the literal :data:`ENCRYPTED_FILE_NAME`, and ``<file>`` carries
@@ -72,11 +72,11 @@ __all__ = [
     "FileTransferInfo",
 ]
 
-#: The MIME type of a File Transfer over HTTP descriptor (RCC.07 §3.2.5.4.1).
+#: The MIME type of a File Transfer over HTTP descriptor (RCC.07 §3.2.5).
 CONTENT_TYPE_FT_HTTP = "application/vnd.gsma.rcs-ft-http+xml"
 #: The descriptor namespace.
 NS_FTHTTP = "urn:gsma:params:xml:ns:rcs:rcs:fthttp"
-#: The audio messaging namespace of ``playing-length`` (RCC.07 / RCC.20), prefix ``am``.
+#: The audio messaging namespace of ``playing-length`` (RCC.07), prefix ``am``.
 NS_RRAM = "urn:gsma:params:xml:ns:rcs:rcs:rram"
 #: The ``<file-name>`` of every MLS-encrypted file (RCC.16 §7.8.2) [deployed: peers
 #: reject any other name on an encrypted file].
@@ -112,7 +112,7 @@ def _check_count(value: object, what: str) -> None:
 
 @dataclass(frozen=True)
 class FileTransferInfo:
-    """One ``<file-info>``: the file itself or its thumbnail (RCC.07 §3.2.5.4.1).
+    """One ``<file-info>``: the file itself or its thumbnail (RCC.07 §3.2.5).
 
     ``size`` is in bytes; ``until`` is when the content server drops the file;
     ``playing_length`` the duration of an audio message, in seconds.
@@ -201,7 +201,7 @@ def _number(element: ET.Element) -> int:
 
 @dataclass(frozen=True)
 class FileTransferDescriptor:
-    """A File Transfer over HTTP descriptor, ``<file>`` (RCC.07 §3.2.5.4.1).
+    """A File Transfer over HTTP descriptor, ``<file>`` (RCC.07 §3.2.5).
 
     ``mls_file`` is the content of the RCC.16 ``<mls-file>`` marker (see
     :data:`MLS_FILE_ELEMENT`), or None for a file that is not MLS-encrypted.
@@ -251,7 +251,7 @@ class FileTransferDescriptor:
         return "".join(parts).encode("utf-8")
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> FileTransferDescriptor:
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> FileTransferDescriptor:
         """Decode a File Transfer over HTTP descriptor.
 
         Raises:

@@ -224,7 +224,7 @@ class FileEncryptionInfo:
         return _serialize(message)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> FileEncryptionInfo:
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> FileEncryptionInfo:
         """Decode a ``FileEncryptionInfo`` protobuf.
 
         Raises:
@@ -288,7 +288,7 @@ class FileMetadata:
         return _serialize(message)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> FileMetadata:
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> FileMetadata:
         """Decode a ``FileMetadata`` protobuf.
 
         Raises:
@@ -337,7 +337,7 @@ class FileInfo:
         return _serialize(message)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> FileInfo:
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> FileInfo:
         """Decode a ``FileInfo`` protobuf.
 
         Raises:

@@ -65,15 +65,19 @@ def _parse_xml(data: object, error: type[ParseError], root: str) -> ET.Element:
     """Parse a UTF-8 XML document whose root element is ``root`` (``{ns}local``).
 
     Refuses DOCTYPE and ENTITY declarations before parsing, which rules out external
-    entities and entity expansion; refuses any declared encoding other than UTF-8.
+    entities and entity expansion; refuses any declared encoding other than UTF-8. The
+    checked text, not the bytes, goes to the parser, so the parser cannot read the
+    document in another encoding (UTF-16 without a BOM, say) than the one checked; and
+    characters XML forbids (NUL among them) are refused first.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise error("an XML document must be bytes")
-    raw = bytes(data)
     try:
-        text = raw.decode("utf-8")
+        text = bytes(data).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error("XML document is not UTF-8") from exc
+    if _XML_ILLEGAL_RE.search(text):
+        raise error("XML document holds a character XML forbids")
     lowered = text.lower()
     if any(marker in lowered for marker in _FORBIDDEN_MARKUP):
         raise error("DOCTYPE and ENTITY declarations are not accepted")
@@ -81,7 +85,7 @@ def _parse_xml(data: object, error: type[ParseError], root: str) -> ET.Element:
     if declared is not None and declared.group(1).lower() not in ("utf-8", "utf8"):
         raise error(f"unsupported XML encoding {declared.group(1)[:20]!r}")
     try:
-        element = ET.fromstring(raw)
+        element = ET.fromstring(text)
     except (ET.ParseError, ValueError, LookupError) as exc:
         raise error(f"malformed XML: {exc}") from exc
     if element.tag != root:
@@ -329,7 +333,7 @@ class Imdn:
         return "".join(parts).encode("utf-8")
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Imdn:
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> Imdn:
         """Decode a ``message/imdn+xml`` document.
 
         Raises:

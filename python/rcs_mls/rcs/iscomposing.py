@@ -107,7 +107,7 @@ class IsComposing:
         return "".join(parts).encode("utf-8")
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> IsComposing:
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> IsComposing:
         """Decode an ``application/im-iscomposing+xml`` document.
 
         Raises:
@@ -119,8 +119,9 @@ class IsComposing:
         found = _unique(_children(root, NS_ISCOMPOSING, error), _CHILDREN, error)
         if "state" not in found:
             raise IsComposingParseError("isComposing without state")
+        text = _text(found["state"], error)
         try:
-            state = ComposingState(_text(found["state"], error))
+            state = ComposingState(text)
         except ValueError as exc:
             raise IsComposingParseError("state must be active or idle") from exc
         refresh: int | None = None

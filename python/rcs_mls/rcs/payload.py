@@ -105,7 +105,7 @@ def encode_varint(value: int) -> bytes:
     return (value | 0x80000000).to_bytes(4, "big")
 
 
-def decode_varint(data: bytes, offset: int = 0) -> tuple[int, int]:
+def decode_varint(data: bytes | bytearray | memoryview, offset: int = 0) -> tuple[int, int]:
     """Decode a variable-length integer at ``data[offset]``; return it and the next offset.
 
     The minimal encoding is required (RFC 9420 §2.1.2); the prefix ``0b11`` is invalid.
@@ -158,8 +158,9 @@ class SecretPayload:
 
     Raises:
         InvalidArgumentError: ``generation`` is not a uint32, ``content_type`` is empty,
-            ``content_type`` or ``content_disposition`` is not a valid header value, ``body`` is not bytes, or
-            ``headers`` repeats one of the three headers this class writes itself.
+            ``content_type`` or ``content_disposition`` is not a valid header value,
+            ``body`` is not bytes, or ``headers`` repeats one of the three headers this
+            class writes itself.
     """
 
     generation: int
@@ -220,7 +221,7 @@ class SecretPayload:
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> SecretPayload:
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> SecretPayload:
         """Decode a frame; nothing may follow it.
 
         Raises:
@@ -321,7 +322,7 @@ class ApplicationAad:
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> ApplicationAad:
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> ApplicationAad:
         """Decode authenticated data.
 
         Raises:

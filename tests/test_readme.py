@@ -1,0 +1,35 @@
+"""The README's example is real code: run it, and run the demo."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rcs_mls.__main__ import main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_example_runs() -> None:
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "the README has no python example"
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), {})
+
+
+def test_quick_start_has_exactly_two_commands() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    assert [c.strip() for c in commands] == [
+        "pip install . && python -m rcs_mls demo",
+        'pip install ".[test]" && python -m pytest',
+    ]
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert 'pip install ".[test]" && python -m pytest' in ci
+
+
+def test_demo_runs(capsys: object) -> None:
+    assert main(["demo"]) == 0
+    assert main(["demo", "--suite", "1"]) == 0
