@@ -23,7 +23,13 @@ from rcs_mls import (
     __version__,
 )
 
-_WIRE_FORMATS = {1: "PublicMessage", 2: "PrivateMessage", 3: "Welcome", 4: "GroupInfo", 5: "KeyPackage"}
+_WIRE_FORMATS = {
+    1: "PublicMessage",
+    2: "PrivateMessage",
+    3: "Welcome",
+    4: "GroupInfo",
+    5: "KeyPackage",
+}
 
 
 def _wire_format(data: bytes) -> str:
@@ -39,7 +45,9 @@ class _Relay:
     def send(self, sender: str, what: str, data: bytes) -> bytes:
         for s in self._secrets:
             assert s not in data, "plaintext crossed the wire"
-        print(f"  wire  {sender:>6} -> relay  {_wire_format(data):<15} {len(data):>6} bytes  ({what})")
+        print(
+            f"  wire  {sender:>6} -> relay  {_wire_format(data):<15} {len(data):>6} bytes  ({what})"
+        )
         return data
 
 

@@ -173,7 +173,10 @@ impl Client {
         }
         if let Some((nb, na)) = lifetime {
             if na <= nb {
-                return Err(Error::InvalidArgument("lifetime: not_after must be after not_before".into()).into());
+                return Err(Error::InvalidArgument(
+                    "lifetime: not_after must be after not_before".into(),
+                )
+                .into());
             }
         }
         let kp_exts = Extensions::from_vec(extensions_from_pairs(&extensions)?)
@@ -196,7 +199,12 @@ impl Client {
                     b = b.mark_as_last_resort();
                 }
                 let bundle = b
-                    .build(core.suite, &core.provider, &*core.signer, core.credential.clone())
+                    .build(
+                        core.suite,
+                        &core.provider,
+                        &*core.signer,
+                        core.credential.clone(),
+                    )
                     .map_err(classify)?;
                 out.push(KeyPackage {
                     inner: bundle.key_package().clone(),
@@ -263,7 +271,11 @@ impl Client {
                 .map_err(|e| Error::Parse(format!("not an MLSMessage: {e}")))?;
             let welcome = match msg.extract() {
                 MlsMessageBodyIn::Welcome(w) => w,
-                _ => return Err(Error::InvalidArgument("the MLSMessage is not a Welcome".into())),
+                _ => {
+                    return Err(Error::InvalidArgument(
+                        "the MLSMessage is not a Welcome".into(),
+                    ))
+                }
             };
             let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
             core.provider.atomic(|| {
@@ -298,7 +310,11 @@ impl Client {
                 .map_err(|e| Error::Parse(format!("not an MLSMessage: {e}")))?;
             let gi = match msg.extract() {
                 MlsMessageBodyIn::GroupInfo(gi) => gi,
-                _ => return Err(Error::InvalidArgument("the MLSMessage is not a GroupInfo".into())),
+                _ => {
+                    return Err(Error::InvalidArgument(
+                        "the MLSMessage is not a GroupInfo".into(),
+                    ))
+                }
             };
             let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
             let mut b = MlsGroup::external_commit_builder()
@@ -317,7 +333,12 @@ impl Client {
                 )
                 .load_psks(core.provider.storage())
                 .map_err(classify)?
-                .build(core.provider.rand(), core.provider.crypto(), &*core.signer, |_| true)
+                .build(
+                    core.provider.rand(),
+                    core.provider.crypto(),
+                    &*core.signer,
+                    |_| true,
+                )
                 .map_err(classify)?
                 .finalize(&core.provider)
                 .map_err(classify)?;
@@ -329,7 +350,9 @@ impl Client {
     /// Store an external pre-shared key, for PSK proposals (RFC 9420 §8.4).
     fn store_psk(&self, py: Python<'_>, psk_id: BytesIn, secret: BytesIn) -> PyResult<()> {
         if psk_id.is_empty() || secret.is_empty() {
-            return Err(Error::InvalidArgument("psk_id and secret must not be empty".into()).into());
+            return Err(
+                Error::InvalidArgument("psk_id and secret must not be empty".into()).into(),
+            );
         }
         let core = self.core.clone();
         py.detach(|| -> Result<()> {
@@ -352,7 +375,9 @@ impl Client {
         let group = py.detach(|| -> Result<MlsGroup> {
             MlsGroup::load(core.provider.storage(), &GroupId::from_slice(&group_id))
                 .map_err(|e| Error::Storage(format!("{e:?}")))?
-                .ok_or_else(|| Error::InvalidArgument("no such group in this client's store".into()))
+                .ok_or_else(|| {
+                    Error::InvalidArgument("no such group in this client's store".into())
+                })
         })?;
         Ok(Group::new(self.core.clone(), group))
     }

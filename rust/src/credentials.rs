@@ -5,12 +5,12 @@ use openmls_rust_crypto::RustCrypto;
 use openmls_traits::crypto::OpenMlsCrypto;
 use openmls_traits::signatures::{Signer, SignerError};
 use openmls_traits::types::SignatureScheme;
-use zeroize::Zeroizing;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::sync::Arc;
 use tls_codec::{Deserialize as _, Serialize as _, VLBytes};
 use x509_cert::der::Decode as _;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::types::{scheme_name, suite_from_u16, BytesIn};
@@ -73,9 +73,9 @@ pub struct SignatureKeyPair {
 fn derive_public(scheme: SignatureScheme, private: &[u8]) -> Result<Vec<u8>> {
     match scheme {
         SignatureScheme::ED25519 => {
-            let seed: [u8; 32] = private.try_into().map_err(|_| {
-                Error::InvalidArgument("an Ed25519 private key is 32 bytes".into())
-            })?;
+            let seed: [u8; 32] = private
+                .try_into()
+                .map_err(|_| Error::InvalidArgument("an Ed25519 private key is 32 bytes".into()))?;
             let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
             Ok(sk.verifying_key().to_bytes().to_vec())
         }
@@ -85,9 +85,8 @@ fn derive_public(scheme: SignatureScheme, private: &[u8]) -> Result<Vec<u8>> {
                     "a P-256 private key is a 32-byte big-endian scalar".into(),
                 ));
             }
-            let sk = p256::ecdsa::SigningKey::from_slice(private).map_err(|_| {
-                Error::InvalidArgument("not a valid P-256 private scalar".into())
-            })?;
+            let sk = p256::ecdsa::SigningKey::from_slice(private)
+                .map_err(|_| Error::InvalidArgument("not a valid P-256 private scalar".into()))?;
             Ok(sk
                 .verifying_key()
                 .to_encoded_point(false)
@@ -137,11 +136,7 @@ impl SignatureKeyPair {
         let scheme = suite.signature_algorithm();
         let public = derive_public(scheme, &private_key)?;
         Ok(Self {
-            inner: Arc::new(SigningKey::from_raw(
-                scheme,
-                private_key.to_vec(),
-                public,
-            )),
+            inner: Arc::new(SigningKey::from_raw(scheme, private_key.to_vec(), public)),
         })
     }
 
@@ -323,7 +318,10 @@ impl Credential {
     #[staticmethod]
     fn x509(chain: Vec<BytesIn>) -> PyResult<Self> {
         if chain.is_empty() {
-            return Err(Error::Credential("an X.509 credential needs at least one certificate".into()).into());
+            return Err(Error::Credential(
+                "an X.509 credential needs at least one certificate".into(),
+            )
+            .into());
         }
         let mut content = Vec::new();
         for der in &chain {

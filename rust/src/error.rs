@@ -84,7 +84,9 @@ impl From<Error> for PyErr {
 // Mapping OpenMLS errors
 // ---------------------------------------------------------------------------------------
 
-use openmls::prelude::{KeyPackageVerifyError, ProcessMessageError, ValidationError as MlsValidation};
+use openmls::prelude::{
+    KeyPackageVerifyError, ProcessMessageError, ValidationError as MlsValidation,
+};
 
 /// Classify any OpenMLS error by its family: every OpenMLS error enum names its
 /// library, storage and group-state variants the same way, and the rest are
@@ -96,14 +98,17 @@ pub fn classify<E: std::fmt::Debug + std::fmt::Display>(e: E) -> Error {
         Error::Library(msg)
     } else if debug.contains("UseAfterEviction") {
         Error::GroupState(format!("this member was removed from the group: {msg}"))
-    } else if debug.contains("PendingCommit") || debug.contains("PendingProposal") {
-        Error::GroupState(msg)
-    } else if debug.contains("GroupStateError") {
+    } else if debug.contains("PendingCommit")
+        || debug.contains("PendingProposal")
+        || debug.contains("GroupStateError")
+    {
         Error::GroupState(msg)
     } else if debug.starts_with("StorageError") || debug.contains("(StorageError") {
         Error::Storage(msg)
     } else if debug.contains("NoMatchingKeyPackage") {
-        Error::Validation(format!("the Welcome is not for any of this client's key packages: {msg}"))
+        Error::Validation(format!(
+            "the Welcome is not for any of this client's key packages: {msg}"
+        ))
     } else if debug.contains("UnsupportedCiphersuite") || debug.contains("UnsupportedCipherSuite") {
         Error::UnsupportedCiphersuite(msg)
     } else if debug.contains("InvalidSignature") || debug.contains("InvalidMembershipTag") {
@@ -124,7 +129,8 @@ pub fn classify<E: std::fmt::Debug + std::fmt::Display>(e: E) -> Error {
 
 pub fn map_kp_verify(e: KeyPackageVerifyError) -> Error {
     match e {
-        KeyPackageVerifyError::InvalidSignature | KeyPackageVerifyError::InvalidLeafNodeSignature => {
+        KeyPackageVerifyError::InvalidSignature
+        | KeyPackageVerifyError::InvalidLeafNodeSignature => {
             Error::InvalidSignature(format!("key package: {e}"))
         }
         KeyPackageVerifyError::LifetimeError(_) | KeyPackageVerifyError::MissingLifetime => {

@@ -33,7 +33,8 @@ pub fn extensions_to_pairs<'a>(
             .map_err(|e| Error::Library(e.to_string()))?;
         let mut rest: &[u8] = &bytes;
         let t = u16::tls_deserialize(&mut rest).map_err(|e| Error::Library(e.to_string()))?;
-        let data = VLBytes::tls_deserialize(&mut rest).map_err(|e| Error::Library(e.to_string()))?;
+        let data =
+            VLBytes::tls_deserialize(&mut rest).map_err(|e| Error::Library(e.to_string()))?;
         out.push((t, data.as_slice().to_vec()));
     }
     Ok(out)
@@ -138,10 +139,21 @@ impl GroupConfig {
             || !self.required_proposals.is_empty()
             || !self.required_credentials.is_empty()
         {
-            let e: Vec<ExtensionType> = self.required_extensions.iter().map(|t| (*t).into()).collect();
-            let p: Vec<ProposalType> = self.required_proposals.iter().map(|t| (*t).into()).collect();
-            let c: Vec<CredentialType> =
-                self.required_credentials.iter().map(|t| (*t).into()).collect();
+            let e: Vec<ExtensionType> = self
+                .required_extensions
+                .iter()
+                .map(|t| (*t).into())
+                .collect();
+            let p: Vec<ProposalType> = self
+                .required_proposals
+                .iter()
+                .map(|t| (*t).into())
+                .collect();
+            let c: Vec<CredentialType> = self
+                .required_credentials
+                .iter()
+                .map(|t| (*t).into())
+                .collect();
             exts.push(Extension::RequiredCapabilities(
                 RequiredCapabilitiesExtension::new(&e, &p, &c),
             ));
@@ -191,7 +203,10 @@ impl GroupConfig {
     /// epochs kept for late messages.
     #[staticmethod]
     #[pyo3(signature = (*, max_past_epochs=5, group_context_extensions=Vec::new()))]
-    fn rcs(max_past_epochs: usize, group_context_extensions: Vec<(u16, Vec<u8>)>) -> PyResult<Self> {
+    fn rcs(
+        max_past_epochs: usize,
+        group_context_extensions: Vec<(u16, Vec<u8>)>,
+    ) -> PyResult<Self> {
         let cfg = Self {
             public_handshake: true,
             max_past_epochs,
@@ -426,7 +441,8 @@ impl ProposalMessageOut {
         format!(
             "ProposalMessage(sender_leaf_index={}, proposal_type=0x{:04x}, epoch={})",
             opt(self.sender_leaf_index),
-            self.proposal_type, self.epoch
+            self.proposal_type,
+            self.epoch
         )
     }
 }
@@ -514,7 +530,9 @@ fn external_psk_id(p: &PreSharedKeyProposal) -> Option<Vec<u8>> {
     if *first != 1 {
         return None;
     }
-    VLBytes::tls_deserialize(&mut rest).ok().map(|b| b.as_slice().to_vec())
+    VLBytes::tls_deserialize(&mut rest)
+        .ok()
+        .map(|b| b.as_slice().to_vec())
 }
 
 fn opt(v: Option<u32>) -> String {
@@ -528,9 +546,17 @@ fn sender_leaf(sender: &Sender) -> Option<u32> {
     }
 }
 
-fn make_psk_id(id: &[u8], suite: Ciphersuite, provider: &crate::provider::Provider) -> Result<PreSharedKeyId> {
-    PreSharedKeyId::new(suite, provider.rand(), Psk::External(ExternalPsk::new(id.to_vec())))
-        .map_err(|e| Error::Library(format!("psk nonce: {e:?}")))
+fn make_psk_id(
+    id: &[u8],
+    suite: Ciphersuite,
+    provider: &crate::provider::Provider,
+) -> Result<PreSharedKeyId> {
+    PreSharedKeyId::new(
+        suite,
+        provider.rand(),
+        Psk::External(ExternalPsk::new(id.to_vec())),
+    )
+    .map_err(|e| Error::Library(format!("psk nonce: {e:?}")))
 }
 
 enum Processed {
@@ -691,9 +717,9 @@ impl Group {
                     .psk_proposals()
                     .filter_map(|p| external_psk_id(p.psk_proposal()))
                     .collect();
-                let gce_changed = staged.queued_proposals().any(|q| {
-                    matches!(q.proposal(), Proposal::GroupContextExtensions(_))
-                });
+                let gce_changed = staged
+                    .queued_proposals()
+                    .any(|q| matches!(q.proposal(), Proposal::GroupContextExtensions(_)));
                 Ok(Processed::Commit {
                     self_removed: staged.self_removed(),
                     staged,
@@ -768,7 +794,9 @@ impl Group {
 
     /// The members, in leaf order.
     fn members(&self, py: Python<'_>) -> PyResult<Vec<Py<MemberInfo>>> {
-        let v = self.with(py, |g, _| Ok(g.members().map(|m| MemberData::from_member(&m)).collect()))?;
+        let v = self.with(py, |g, _| {
+            Ok(g.members().map(|m| MemberData::from_member(&m)).collect())
+        })?;
         members_into_py(py, v)
     }
 
@@ -935,7 +963,10 @@ impl Group {
                     added: members_into_py(py, added)?,
                     removed,
                     updated,
-                    psk_ids: psk_ids.iter().map(|p| PyBytes::new(py, p).unbind()).collect(),
+                    psk_ids: psk_ids
+                        .iter()
+                        .map(|p| PyBytes::new(py, p).unbind())
+                        .collect(),
                     self_removed,
                     has_path,
                     group_context_extensions_changed: gce_changed,
@@ -957,7 +988,9 @@ impl Group {
                 .lock()
                 .map_err(|_| Error::Library("staged commit lock poisoned".into()))?;
             if g.group_id().as_slice() != group_id.as_slice() {
-                return Err(Error::GroupState("the staged commit is for another group".into()));
+                return Err(Error::GroupState(
+                    "the staged commit is for another group".into(),
+                ));
             }
             if g.epoch().as_u64() != from_epoch {
                 return Err(Error::GroupState(
@@ -1000,8 +1033,13 @@ impl Group {
     }
 
     /// Add members (their validated key packages) in one commit.
-    fn add_members(&self, py: Python<'_>, key_packages: Vec<PyRef<'_, KeyPackage>>) -> PyResult<CommitResult> {
-        let kps: Vec<openmls::prelude::KeyPackage> = key_packages.iter().map(|k| k.inner.clone()).collect();
+    fn add_members(
+        &self,
+        py: Python<'_>,
+        key_packages: Vec<PyRef<'_, KeyPackage>>,
+    ) -> PyResult<CommitResult> {
+        let kps: Vec<openmls::prelude::KeyPackage> =
+            key_packages.iter().map(|k| k.inner.clone()).collect();
         self.commit_with(py, kps, Vec::new(), Vec::new(), None, false)
     }
 
@@ -1011,7 +1049,11 @@ impl Group {
     }
 
     /// Remove every leaf whose credential identity is one of `identities`.
-    fn remove_members_by_identity(&self, py: Python<'_>, identities: Vec<BytesIn>) -> PyResult<CommitResult> {
+    fn remove_members_by_identity(
+        &self,
+        py: Python<'_>,
+        identities: Vec<BytesIn>,
+    ) -> PyResult<CommitResult> {
         let ids: Vec<Vec<u8>> = identities.iter().map(|i| i.to_vec()).collect();
         let leaves = self.with(py, move |g, _| {
             let own = g.own_leaf_index().u32();
@@ -1115,7 +1157,11 @@ impl Group {
     // ----- proposals by reference ---------------------------------------------------
 
     /// Propose adding a member; returns the proposal (MLSMessage bytes).
-    fn propose_add(&self, py: Python<'_>, key_package: PyRef<'_, KeyPackage>) -> PyResult<Py<PyBytes>> {
+    fn propose_add(
+        &self,
+        py: Python<'_>,
+        key_package: PyRef<'_, KeyPackage>,
+    ) -> PyResult<Py<PyBytes>> {
         self.propose(py, Propose::Add(key_package.inner.clone()))
     }
 
@@ -1212,7 +1258,9 @@ impl Group {
                 return Err(Error::GroupState("a commit is already pending".into()));
             }
             if !g.is_active() {
-                return Err(Error::GroupState("this member was removed from the group".into()));
+                return Err(Error::GroupState(
+                    "this member was removed from the group".into(),
+                ));
             }
             let suite = g.ciphersuite();
             for kp in &adds {
@@ -1249,7 +1297,9 @@ impl Group {
                 )));
             }
             if let Some(exts) = gce {
-                builder = builder.propose_group_context_extensions(exts).map_err(classify)?;
+                builder = builder
+                    .propose_group_context_extensions(exts)
+                    .map_err(classify)?;
             }
             let bundle = builder
                 .load_psks(c.provider.storage())

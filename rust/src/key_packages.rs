@@ -121,7 +121,8 @@ impl KeyPackage {
     }
 
     fn __repr__(&self) -> String {
-        let id = Credential::identity_bytes(self.inner.leaf_node().credential()).unwrap_or_default();
+        let id =
+            Credential::identity_bytes(self.inner.leaf_node().credential()).unwrap_or_default();
         format!(
             "KeyPackage(identity={:?}, ciphersuite=0x{:04x})",
             String::from_utf8_lossy(&id),

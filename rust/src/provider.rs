@@ -24,7 +24,10 @@ impl Provider {
 
     /// Run `f` so that on error the store is as it was before: OpenMLS may write
     /// (or delete, as a consumed key package) before it fails.
-    pub fn atomic<T>(&self, f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result<T> {
+    pub fn atomic<T>(
+        &self,
+        f: impl FnOnce() -> crate::error::Result<T>,
+    ) -> crate::error::Result<T> {
         let snapshot = self
             .storage
             .values

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import assert_in_sync, deliver, make_client, make_group
 
 import rcs_mls
 from rcs_mls import (
@@ -23,7 +26,6 @@ from rcs_mls import (
     ValidationError,
     WrongEpochError,
 )
-from tests.conftest import assert_in_sync, deliver, make_client, make_group
 
 
 def test_hierarchy() -> None:
@@ -119,14 +121,14 @@ def test_removed_member(suite: Ciphersuite) -> None:
 
 
 def test_message_for_another_group(suite: Ciphersuite) -> None:
-    _, (a, b) = make_group(suite, 2)
+    _, (_a, b) = make_group(suite, 2)
     _, (x, _y) = make_group(suite, 2)
     with pytest.raises(ValidationError, match="another group"):
         b.process_message(x.encrypt(b"wrong group"))
 
 
 def test_wrong_message_kinds(suite: Ciphersuite) -> None:
-    clients, (a, b) = make_group(suite, 2)
+    _clients, (a, b) = make_group(suite, 2)
     carol = make_client("carol", suite)
     result = a.add_members([carol.generate_key_package()])
     assert result.welcome is not None
@@ -169,7 +171,7 @@ def test_garbage_ratchet_tree_and_group_info(suite: Ciphersuite) -> None:
 
 
 def test_pending_commit_blocks_other_changes(suite: Ciphersuite) -> None:
-    _, (a, b) = make_group(suite, 2)
+    _, (a, _b) = make_group(suite, 2)
     carol = make_client("carol", suite)
     a.self_update()
     for call in (
@@ -184,7 +186,7 @@ def test_pending_commit_blocks_other_changes(suite: Ciphersuite) -> None:
 
 def test_staged_commit_cannot_cross_groups(suite: Ciphersuite) -> None:
     _, (a, b) = make_group(suite, 2)
-    _, (x, y) = make_group(suite, 2)
+    _, (_x, y) = make_group(suite, 2)
     staged = b.process_message(a.self_update().commit)
     assert isinstance(staged, StagedCommit)
     with pytest.raises(GroupStateError, match="another group"):
@@ -207,10 +209,8 @@ def test_arbitrary_bytes_raise_only_package_errors(data: bytes) -> None:
         lambda: _FUZZ_CLIENT.join_group(data),
         lambda: _FUZZ_CLIENT.join_by_external_commit(data),
     ):
-        try:
+        with contextlib.suppress(RcsMlsError):
             call()
-        except RcsMlsError:
-            pass
     assert group.epoch == 1 and suite == Ciphersuite(1)
 
 

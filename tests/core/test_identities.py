@@ -27,7 +27,7 @@ def test_suite_names_follow_the_rfc() -> None:
     assert Ciphersuite(1).name == "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519"
     assert Ciphersuite(2).name == "MLS_128_DHKEMP256_AES128GCM_SHA256_P256"
     assert Ciphersuite(3).name == "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519"
-    assert rcs_mls.SUPPORTED_CIPHERSUITES == tuple(Ciphersuite)
+    assert tuple(Ciphersuite) == rcs_mls.SUPPORTED_CIPHERSUITES
 
 
 @pytest.mark.parametrize("value", [0, 4, 5, 7, 0xF001])
@@ -114,11 +114,9 @@ def test_basic_credential() -> None:
         Credential.from_bytes(cred.to_bytes()[:-2])
 
 
-def _self_signed(
-    key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey, uri: str
-) -> bytes:
+def _self_signed(key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey, uri: str) -> bytes:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "device")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)

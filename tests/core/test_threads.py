@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from rcs_mls import ApplicationMessage, Ciphersuite, Group, GroupConfig
 from tests.conftest import assert_in_sync, deliver, make_group
+
+from rcs_mls import ApplicationMessage, Ciphersuite, Group, GroupConfig
 
 
 def _conversation(suite: Ciphersuite, rounds: int) -> bytes:
@@ -63,7 +64,7 @@ def test_one_group_shared_by_threads(suite: Ciphersuite) -> None:
 def test_gil_is_released_during_crypto() -> None:
     """While one thread runs a large group operation, another thread keeps running."""
     suite = Ciphersuite(2)
-    clients, groups = make_group(suite, 2)
+    _clients, groups = make_group(suite, 2)
     creator: Group = groups[0]
     from tests.conftest import make_client
 

@@ -148,7 +148,9 @@ def _expect(name: str, got: object, want: object) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def check_passive_client(entry: Entry, *, public_join: bool = False) -> None:
+def check_passive_client(
+    entry: Entry, *, public_join: bool = False, resumption_psks: int = 16
+) -> None:
     """passive-client-welcome, -handling-commit and -random.
 
     Verify that the private keys match the key package, join from the Welcome (with
@@ -156,9 +158,10 @@ def check_passive_client(entry: Entry, *, public_join: bool = False) -> None:
     as pending) and the commit (then merged), comparing the epoch authenticator after
     the join and after every commit.
 
-    The join goes through ``interop_join_group`` (leaf lifetimes not checked, 16
-    resumption PSKs kept, as OpenMLS's own runner does) unless `public_join`, which uses
-    ``Client.join_group``. Everything after the join is the public ``Group`` API.
+    The join goes through ``interop_join_group`` (leaf lifetimes not checked,
+    `resumption_psks` resumption PSKs kept; OpenMLS's own runner does the same) unless
+    `public_join`, which uses ``Client.join_group``. Everything after the join is the
+    public ``Group`` API.
     """
     suite = int(entry["cipher_suite"])
     key_package = _h(entry["key_package"])
@@ -179,7 +182,9 @@ def check_passive_client(entry: Entry, *, public_join: bool = False) -> None:
         if public_join:
             group = client.join_group(_h(entry["welcome"]), ratchet_tree=tree)
         else:
-            group = native.interop_join_group(client, _h(entry["welcome"]), ratchet_tree=tree)
+            group = native.interop_join_group(
+                client, _h(entry["welcome"]), ratchet_tree=tree, resumption_psks=resumption_psks
+            )
     _expect(
         "initial epoch_authenticator",
         group.epoch_authenticator,
@@ -597,12 +602,25 @@ def format_table(results: list[FileResult]) -> str:
     return "\n".join(lines)
 
 
-def public_join_gap(exc: VectorFailure) -> bool:
-    """Whether a failure with ``public_join=True`` is the known gap of the public API:
-    ``GroupConfig`` keeps no resumption PSKs (OpenMLS ``number_of_resumption_psks`` 0),
-    so a commit with a resumption PSK proposal cannot be processed."""
+LIFETIME_GAP = (
+    "Client.join_group checks the lifetimes of the leaf nodes in the ratchet tree (OpenMLS "
+    "LeafNodeLifetimePolicy::Verify); leaves never updated since their key package keep "
+    "its lifetime, and these expired"
+)
+RESUMPTION_PSK_GAP = (
+    "GroupConfig keeps no resumption PSKs (OpenMLS number_of_resumption_psks = 0), so a "
+    "commit with a resumption PSK proposal cannot be processed"
+)
+
+
+def public_api_gap(exc: VectorFailure) -> str:
+    """Which known limitation of the public API a passive-client failure is, or ``""``."""
     cause = exc.__cause__
-    return isinstance(cause, ValidationError) and "PSK could not be found" in str(cause)
+    if isinstance(cause, KeyPackageExpiredError) and str(exc).startswith("join"):
+        return LIFETIME_GAP
+    if isinstance(cause, ValidationError) and "PSK could not be found" in str(cause):
+        return RESUMPTION_PSK_GAP
+    return ""
 
 
 def key_package_expired(entry: Entry) -> bool:

@@ -1,0 +1,1 @@
+"""Benchmarks for rcs-mls; never run by the normal test command."""
