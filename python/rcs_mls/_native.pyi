@@ -89,6 +89,7 @@ class GroupConfig:
         out_of_order_tolerance: int = 5,
         maximum_forward_distance: int = 1000,
         padding_size: int = 0,
+        number_of_resumption_psks: int = 8,
         required_extensions: list[int] = ...,
         required_proposals: list[int] = ...,
         required_credentials: list[int] = ...,
@@ -110,6 +111,8 @@ class GroupConfig:
     def maximum_forward_distance(self) -> int: ...
     @property
     def padding_size(self) -> int: ...
+    @property
+    def number_of_resumption_psks(self) -> int: ...
     @property
     def required_extensions(self) -> list[int]: ...
     @property
@@ -321,6 +324,7 @@ class Client:
         *,
         ratchet_tree: _Bytes | None = None,
         config: GroupConfig | None = None,
+        verify_leaf_lifetimes: bool = True,
     ) -> Group: ...
     def join_by_external_commit(
         self,

@@ -239,6 +239,7 @@ impl Client {
                 .use_ratchet_tree_extension(cfg.use_ratchet_tree_extension)
                 .max_past_epochs(cfg.max_past_epochs)
                 .padding_size(cfg.padding_size)
+                .number_of_resumption_psks(cfg.number_of_resumption_psks)
                 .sender_ratchet_configuration(SenderRatchetConfiguration::new(
                     cfg.out_of_order_tolerance,
                     cfg.maximum_forward_distance,
@@ -256,13 +257,18 @@ impl Client {
 
     /// Join a group from a Welcome (MLSMessage bytes), with the ratchet tree given out
     /// of band when the group does not use the ratchet-tree extension.
-    #[pyo3(signature = (welcome, *, ratchet_tree=None, config=None))]
+    ///
+    /// `verify_leaf_lifetimes=False` accepts members whose leaf (never updated since
+    /// their key package) has outlived its lifetime; RFC 9420 checks lifetimes when a
+    /// member is added, and long-lived groups may carry such leaves.
+    #[pyo3(signature = (welcome, *, ratchet_tree=None, config=None, verify_leaf_lifetimes=true))]
     fn join_group(
         &self,
         py: Python<'_>,
         welcome: BytesIn,
         ratchet_tree: Option<BytesIn>,
         config: Option<PyRef<'_, GroupConfig>>,
+        verify_leaf_lifetimes: bool,
     ) -> PyResult<Group> {
         let join_config = ClientCore::join_config(config.as_deref());
         let core = self.core.clone();
@@ -279,9 +285,16 @@ impl Client {
             };
             let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
             core.provider.atomic(|| {
-                let staged =
-                    StagedWelcome::new_from_welcome(&core.provider, &join_config, welcome, tree)
+                let mut builder =
+                    StagedWelcome::build_from_welcome(&core.provider, &join_config, welcome)
                         .map_err(classify)?;
+                if let Some(t) = tree {
+                    builder = builder.with_ratchet_tree(t);
+                }
+                if !verify_leaf_lifetimes {
+                    builder = builder.skip_lifetime_validation();
+                }
+                let staged = builder.build().map_err(classify)?;
                 staged.into_group(&core.provider).map_err(classify)
             })
         })?;

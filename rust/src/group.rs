@@ -82,6 +82,8 @@ pub struct GroupConfig {
     #[pyo3(get)]
     pub padding_size: usize,
     #[pyo3(get)]
+    pub number_of_resumption_psks: usize,
+    #[pyo3(get)]
     pub required_extensions: Vec<u16>,
     #[pyo3(get)]
     pub required_proposals: Vec<u16>,
@@ -100,6 +102,7 @@ impl Default for GroupConfig {
             out_of_order_tolerance: 5,
             maximum_forward_distance: 1000,
             padding_size: 0,
+            number_of_resumption_psks: 8,
             required_extensions: Vec::new(),
             required_proposals: Vec::new(),
             required_credentials: Vec::new(),
@@ -126,6 +129,7 @@ impl GroupConfig {
             .use_ratchet_tree_extension(self.use_ratchet_tree_extension)
             .max_past_epochs(self.max_past_epochs)
             .padding_size(self.padding_size)
+            .number_of_resumption_psks(self.number_of_resumption_psks)
             .sender_ratchet_configuration(SenderRatchetConfiguration::new(
                 self.out_of_order_tolerance,
                 self.maximum_forward_distance,
@@ -167,7 +171,7 @@ impl GroupConfig {
     #[new]
     #[pyo3(signature = (*, public_handshake=false, use_ratchet_tree_extension=true,
         max_past_epochs=0, out_of_order_tolerance=5, maximum_forward_distance=1000,
-        padding_size=0, required_extensions=Vec::new(), required_proposals=Vec::new(),
+        padding_size=0, number_of_resumption_psks=8, required_extensions=Vec::new(), required_proposals=Vec::new(),
         required_credentials=Vec::new(), group_context_extensions=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -177,6 +181,7 @@ impl GroupConfig {
         out_of_order_tolerance: u32,
         maximum_forward_distance: u32,
         padding_size: usize,
+        number_of_resumption_psks: usize,
         required_extensions: Vec<u16>,
         required_proposals: Vec<u16>,
         required_credentials: Vec<u16>,
@@ -189,6 +194,7 @@ impl GroupConfig {
             out_of_order_tolerance,
             maximum_forward_distance,
             padding_size,
+            number_of_resumption_psks,
             required_extensions,
             required_proposals,
             required_credentials,

@@ -7,7 +7,6 @@ import contextlib
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import assert_in_sync, deliver, make_client, make_group
 
 import rcs_mls
 from rcs_mls import (
@@ -26,6 +25,7 @@ from rcs_mls import (
     ValidationError,
     WrongEpochError,
 )
+from tests.conftest import assert_in_sync, deliver, make_client, make_group
 
 
 def test_hierarchy() -> None:

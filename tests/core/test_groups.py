@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.conftest import assert_in_sync, deliver, make_client, make_group
 
 from rcs_mls import (
     ApplicationMessage,
@@ -16,6 +15,7 @@ from rcs_mls import (
     ProposalType,
     StagedCommit,
 )
+from tests.conftest import assert_in_sync, deliver, make_client, make_group
 
 
 def test_create_with_chosen_and_random_id(suite: Ciphersuite) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.conftest import make_client
 
 from rcs_mls import (
     Ciphersuite,
@@ -16,6 +15,7 @@ from rcs_mls import (
     ParseError,
     UnsupportedCiphersuiteError,
 )
+from tests.conftest import make_client
 
 
 def test_generate_serialise_parse(suite: Ciphersuite) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import assert_in_sync, deliver, make_group
-
 from rcs_mls import ApplicationMessage, Ciphersuite, Group, GroupConfig
+from tests.conftest import assert_in_sync, deliver, make_group
 
 
 def _conversation(suite: Ciphersuite, rounds: int) -> bytes:

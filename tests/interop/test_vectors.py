@@ -141,14 +141,14 @@ def test_passive_client_public_join(name: str, index: int) -> None:
 
 @pytest.mark.skipif(VECTORS_DIR is None, reason="test vectors not found")
 def test_resumption_psks_are_needed() -> None:
-    """Without resumption PSKs kept (the public GroupConfig keeps none), exactly the
-    handling-commit entries with a resumption PSK proposal fail, at their commit."""
+    """Without resumption PSKs kept (GroupConfig(number_of_resumption_psks=0)), exactly
+    the handling-commit entries with a resumption PSK proposal fail, at their commit."""
     failed = []
     for i, entry in enumerate(vectors.load("passive-client-handling-commit")):
         if entry["cipher_suite"] not in vectors.SUPPORTED_SUITES:
             continue
         try:
-            vectors.check_passive_client(entry, resumption_psks=0)
+            vectors.check_passive_client(entry, public_join=True, resumption_psks=0)
         except vectors.VectorFailure as e:
             assert vectors.public_api_gap(e) == vectors.RESUMPTION_PSK_GAP, e
             assert "commit" in str(e)

@@ -22,7 +22,43 @@
 //! the ratchet tree in it unless the client was created with `ratchet_tree_extension:
 //! false` (then fetch it with `ratchet_tree` and pass it out of band). `group_info` carries
 //! the external_pub extension, and the ratchet tree unless `with_ratchet_tree: false`.
-//! See `rcs_mls.interop.mlsrs` for the Python driver and the full op list.
+//!
+//! Ops (arguments -> result fields; `?` marks optional arguments):
+//!
+//! | op                     | arguments                                              | result                                   |
+//! |------------------------|--------------------------------------------------------|------------------------------------------|
+//! | `ping`                 |                                                        | `pong`                                   |
+//! | `create_client`        | `identity`, `suite`, `encrypt_handshake?`, `ratchet_tree_extension?`, `padding?` | `client`          |
+//! | `key_package`          | `client`                                               | `key_package`                            |
+//! | `create_group`         | `client`, `group_id?`                                  | `group`, `group_id`                      |
+//! | `join`                 | `client`, `welcome`, `ratchet_tree?`                   | `group` + state                          |
+//! | `external_join`        | `client`, `group_info`, `ratchet_tree?`, `authenticated_data?` | `group`, `commit` + state        |
+//! | `encrypt`              | `group`, `plaintext`, `authenticated_data?`            | `message`                                |
+//! | `process`              | `group`, `message`                                     | `type` = `application` / `proposal` / `commit`, with details |
+//! | `add`                  | `group`, `key_packages` (list), `apply?`               | `commit`, `welcome`, `has_path`, `epoch` |
+//! | `remove`               | `group`, `leaves` (list), `apply?`                     | same as `add`                            |
+//! | `update`               | `group`, `authenticated_data?`, `apply?`               | same (always with an UpdatePath)         |
+//! | `commit_pending`       | `group`, `authenticated_data?`, `apply?`               | same (received proposals by reference)   |
+//! | `apply_pending_commit` | `group`                                                | state                                    |
+//! | `clear_pending_commit` | `group`                                                | state                                    |
+//! | `clear_proposals`      | `group`                                                | state                                    |
+//! | `propose_add`          | `group`, `key_package`, `authenticated_data?`          | `proposal`                               |
+//! | `propose_remove`       | `group`, `leaf`, `authenticated_data?`                 | `proposal`                               |
+//! | `propose_update`       | `group`, `authenticated_data?`                         | `proposal`                               |
+//! | `group_info`           | `group`, `with_ratchet_tree?` (default true)           | `group_info`                             |
+//! | `ratchet_tree`         | `group`                                                | `ratchet_tree`                           |
+//! | `epoch_authenticator`  | `group`                                                | `epoch_authenticator`, `epoch`           |
+//! | `export_secret`        | `group`, `label` (string), `context?`, `length`        | `secret`                                 |
+//! | `epoch` / `state`      | `group`                                                | state: `epoch`, `group_id`, `own_leaf_index`, `cipher_suite`, `has_pending_commit`, `commit_required` |
+//! | `roster`               | `group`                                                | `members`: [{`leaf_index`, `identity`}]  |
+//! | `drop_group` / `drop_client` | `group` / `client`                               |                                          |
+//! | `shutdown`             |                                                        | (then the peer exits)                    |
+//!
+//! `process` results: `application` {`plaintext`, `authenticated_data`, `sender`, `epoch`};
+//! `proposal` {`proposal_type`, `sender`, `proposal_ref`, `authenticated_data`,
+//! `removed_leaf_index`?, `added_identity`?}; `commit` {`epoch`, `committer`, `is_external`,
+//! `removed_self`, `proposals`: [{`proposal_type`, `sender`, ...}], `authenticated_data`}.
+//! The Python driver is `rcs_mls.interop.mlsrs`.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -31,14 +67,16 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use mls_rs::client_builder::{
     BaseConfig, PaddingMode, WithCryptoProvider, WithIdentityProvider, WithMlsRules,
 };
+use mls_rs::group::proposal::Proposal;
 use mls_rs::group::{
     CommitEffect, CommitOutput, ExportedTree, ProposalSender, ReceivedMessage, Sender,
 };
-use mls_rs::group::proposal::Proposal;
 use mls_rs::identity::basic::{BasicCredential, BasicIdentityProvider};
 use mls_rs::identity::SigningIdentity;
 use mls_rs::mls_rules::{CommitOptions, DefaultMlsRules, EncryptionOptions};
-use mls_rs::{CipherSuite, CipherSuiteProvider, Client, CryptoProvider, ExtensionList, Group, MlsMessage};
+use mls_rs::{
+    CipherSuite, CipherSuiteProvider, Client, CryptoProvider, ExtensionList, Group, MlsMessage,
+};
 use mls_rs_crypto_rustcrypto::RustCryptoProvider;
 use serde_json::{json, Map, Value};
 
@@ -432,7 +470,9 @@ impl Peer {
                 let a = group
                     .epoch_authenticator()
                     .map_err(err("epoch authenticator"))?;
-                Ok(json!({"epoch_authenticator": hex::encode(a.as_bytes()), "epoch": group.current_epoch()}))
+                Ok(
+                    json!({"epoch_authenticator": hex::encode(a.as_bytes()), "epoch": group.current_epoch()}),
+                )
             }
             "export_secret" => {
                 let label = req.str("label")?;
@@ -517,9 +557,11 @@ fn received_json(group: &MlsGroup, received: ReceivedMessage) -> Res<Value> {
         ReceivedMessage::Commit(c) => {
             let (epoch, applied, removed_self) = match &c.effect {
                 CommitEffect::NewEpoch(e) => (e.epoch, e.applied_proposals.as_slice(), false),
-                CommitEffect::Removed { new_epoch, .. } => {
-                    (new_epoch.epoch, new_epoch.applied_proposals.as_slice(), true)
-                }
+                CommitEffect::Removed { new_epoch, .. } => (
+                    new_epoch.epoch,
+                    new_epoch.applied_proposals.as_slice(),
+                    true,
+                ),
                 CommitEffect::ReInit(_) => return Err("ReInit commits are not supported".into()),
             };
             let proposals: Vec<Value> = applied
@@ -590,7 +632,10 @@ fn main() {
             continue;
         }
         let (response, stop) = answer(&mut peer, &line);
-        if writeln!(out, "{response}").and_then(|()| out.flush()).is_err() {
+        if writeln!(out, "{response}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             break;
         }
         if stop {

@@ -263,6 +263,8 @@ class MlsRsPeer:
     def __init__(self, binary: Path | None = None, *, timeout: float = _DEFAULT_TIMEOUT) -> None:
         self.binary = binary if binary is not None else build_peer()
         self.timeout = timeout
+        self._dead: str | None = None  # why the peer cannot be used any more
+        self._closed = False
         # Lives as long as the peer process; closed in close().
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._proc = subprocess.Popen(
@@ -274,8 +276,6 @@ class MlsRsPeer:
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._reader = threading.Thread(target=self._read_stdout, daemon=True)
         self._reader.start()
-        self._dead: str | None = None
-        self._closed = False
 
     # -- lifecycle
 

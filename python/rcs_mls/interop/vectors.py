@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from rcs_mls import (
     Client,
+    GroupConfig,
     KeyPackage,
     KeyPackageExpiredError,
     ProposalMessage,
@@ -180,7 +181,12 @@ def check_passive_client(
     tree = _h(entry["ratchet_tree"]) if entry["ratchet_tree"] else None
     with _step("join from the Welcome"):
         if public_join:
-            group = client.join_group(_h(entry["welcome"]), ratchet_tree=tree)
+            group = client.join_group(
+                _h(entry["welcome"]),
+                ratchet_tree=tree,
+                config=GroupConfig(number_of_resumption_psks=resumption_psks),
+                verify_leaf_lifetimes=False,
+            )
         else:
             group = native.interop_join_group(
                 client, _h(entry["welcome"]), ratchet_tree=tree, resumption_psks=resumption_psks
@@ -327,6 +333,19 @@ def check_message_field(entry: Entry, name: str) -> str:
     return ""
 
 
+def summarize_messages(entries: list[Entry]) -> str:
+    """Per-structure counts: which of the 17 fields round-trip in how many entries."""
+    failing = {
+        name: sum(bool(check_message_field(e, name)) for e in entries) for name in MESSAGE_FIELDS
+    }
+    bad = {k: v for k, v in failing.items() if v}
+    ok = len(MESSAGE_FIELDS) - len(bad)
+    text = f"{ok} of {len(MESSAGE_FIELDS)} structures round-trip in all {len(entries)} entries"
+    if bad:
+        text += "; failing: " + ", ".join(f"{k} in {v}" for k, v in bad.items())
+    return text
+
+
 def check_deserialization(entry: Entry) -> None:
     """deserialization.json: decode the variable-length vector header."""
     header = _h(entry["vlbytes_header"])
@@ -359,6 +378,8 @@ class FileSpec:
     scope: Scope
     note: str
     check: Callable[[Entry], None] | None = None
+    #: Optional finer counts, appended to the note in the table.
+    summary: Callable[[list[Entry]], str] | None = None
 
 
 _PASSIVE = (
@@ -384,6 +405,7 @@ FILES: tuple[FileSpec, ...] = (
         "Commit inside a PublicMessage; GroupSecrets, crate-private, as opaque<V>, "
         "optional<opaque<V>>, OpenMLS PreSharedKeyId<V>)",
         check_messages,
+        summarize_messages,
     ),
     FileSpec(
         "deserialization",
@@ -535,6 +557,9 @@ def run_file(name: str) -> FileResult:
     spec = SPECS[name]
     start = time.perf_counter()
     results = [run_entry(name, i) for i in range(len(load(name)))]
+    note = spec.note
+    if spec.summary is not None:
+        note = f"{note}. {spec.summary(load(name))}"
     count = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
     return FileResult(
         file=name,
@@ -545,7 +570,7 @@ def run_file(name: str) -> FileResult:
         skipped_suite=count["skipped"],
         not_applicable=sum(r.status == "not_applicable" for r in results),
         scope=spec.scope,
-        note=spec.note,
+        note=note,
         failures=tuple(f"{name}[{r.index}]: {r.detail}" for r in results if r.status == "failed"),
         seconds=time.perf_counter() - start,
     )
