@@ -263,6 +263,13 @@ pub struct KvStorage {
     inner: Mutex<Inner>,
 }
 
+impl Default for KvStorage {
+    /// An in-memory store.
+    fn default() -> Self {
+        Self::in_memory()
+    }
+}
+
 impl std::fmt::Debug for KvStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the entries: they hold private keys.

@@ -38,6 +38,7 @@ from typing import IO, Any, Final, Self
 
 __all__ = [
     "PEER_CRATE_DIR",
+    "find_peer_crate",
     "InteropError",
     "MlsRsApplication",
     "MlsRsBuildError",
@@ -55,8 +56,27 @@ __all__ = [
     "build_peer",
 ]
 
-#: Where the peer's Cargo crate lives in a source checkout (``<repo>/interop/mls-rs-peer``).
+#: Where the peer's Cargo crate lives in a source checkout (``<repo>/interop/mls-rs-peer``),
+#: relative to this file for an editable install.
 PEER_CRATE_DIR: Final = Path(__file__).resolve().parents[3] / "interop" / "mls-rs-peer"
+
+
+def find_peer_crate() -> Path:
+    """The peer crate: ``$RCS_MLS_MLSRS_PEER_CRATE``, else next to an editable install,
+    else ``interop/mls-rs-peer`` in the current directory or one of its parents (the
+    package may be installed as a wheel while the tests run from a checkout)."""
+    env = os.environ.get("RCS_MLS_MLSRS_PEER_CRATE")
+    if env:
+        return Path(env)
+    candidates = [PEER_CRATE_DIR]
+    cwd = Path.cwd().resolve()
+    candidates += [d / "interop" / "mls-rs-peer" for d in (cwd, *cwd.parents)]
+    for c in candidates:
+        if (c / "Cargo.toml").is_file():
+            return c
+    return PEER_CRATE_DIR
+
+
 _BINARY_NAME: Final = "mls-rs-peer" + (".exe" if sys.platform == "win32" else "")
 _DEFAULT_TIMEOUT: Final = 60.0
 
@@ -98,7 +118,7 @@ def build_peer(crate_dir: Path | None = None, *, release: bool = True) -> Path:
         if not path.is_file():
             raise MlsRsBuildError(f"RCS_MLS_MLSRS_PEER={prebuilt!r} is not a file")
         return path
-    crate = (crate_dir or PEER_CRATE_DIR).resolve()
+    crate = (crate_dir or find_peer_crate()).resolve()
     if not (crate / "Cargo.toml").is_file():
         raise MlsRsBuildError(
             f"mls-rs peer crate not found at {crate} (needs a source checkout of rcs-mls)"
