@@ -9,6 +9,7 @@ mod group;
 mod interop;
 mod key_packages;
 mod provider;
+mod rcs_gaps;
 mod types;
 
 use pyo3::prelude::*;
@@ -30,5 +31,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("OPENMLS_VERSION", "0.9.2")?;
     filecrypt::register(m)?;
     interop::register(m)?;
+    rcs_gaps::register(m)?;
     Ok(())
 }
