@@ -1,19 +1,24 @@
 //! A client: one member identity (credential and signature key), one ciphersuite, and
 //! the state store holding its key packages and groups.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use openmls::treesync::EncryptionKey;
 
 use openmls::prelude::*;
 use openmls::schedule::{ExternalPsk, PreSharedKeyId, Psk};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use tls_codec::Deserialize as _;
+use openmls_traits::storage::StorageProvider as _;
+use tls_codec::{Deserialize as _, Serialize as _};
 
 use crate::credentials::{Credential, SignatureKeyPair, SigningKey};
 use crate::error::{classify, Error, Result};
 use crate::group::{extensions_from_pairs, CommitBytes, CommitResult, Group, GroupConfig};
 use crate::key_packages::KeyPackage;
 use crate::provider::Provider;
+use crate::storage::SqliteOptions;
 use crate::types::{py_suite, suite_from_u16, BytesIn};
 
 /// Default key package lifetime: 28 days (RCS refreshes credentials every 30 days).
@@ -25,18 +30,116 @@ pub struct ClientCore {
     pub credential: CredentialWithKey,
     pub suite: Ciphersuite,
     pub capabilities: Capabilities,
+    /// Serialises the public operations of one client: each is one store transaction.
+    pub op_lock: Mutex<()>,
+}
+
+/// App-record prefixes in the store (beside OpenMLS's own records).
+const GROUP_PREFIX: &[u8] = b"group/";
+const KEY_PACKAGE_PREFIX: &[u8] = b"kp/";
+const IDENTITY_KEY: &[u8] = b"identity";
+
+pub fn group_record_key(group_id: &[u8]) -> Vec<u8> {
+    [GROUP_PREFIX, group_id].concat()
 }
 
 impl ClientCore {
     fn join_config(config: Option<&GroupConfig>) -> MlsGroupJoinConfig {
         config.cloned().unwrap_or_default().join_config()
     }
+
+    /// One public operation: serialised per client and atomic in the store. `f` is
+    /// told whether another connection changed the store (reload what you hold).
+    pub fn run<T>(&self, f: impl FnOnce(bool) -> Result<T>) -> Result<T> {
+        let _guard = self
+            .op_lock
+            .lock()
+            .map_err(|_| Error::Library("the client lock is poisoned".into()))?;
+        self.provider.atomic(f)
+    }
+
+    /// Serialised with the operations, outside a transaction (reads, reloads).
+    pub fn run_plain<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let _guard = self
+            .op_lock
+            .lock()
+            .map_err(|_| Error::Library("the client lock is poisoned".into()))?;
+        f()
+    }
+
+    pub fn record_group(&self, group: &MlsGroup) -> Result<()> {
+        Ok(self
+            .provider
+            .storage()
+            .put_app(&group_record_key(group.group_id().as_slice()), b"")?)
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct IdentityRecord {
+    credential: Vec<u8>,
+    signature_keys: Vec<u8>,
+    ciphersuite: u16,
+    extension_types: Vec<u16>,
+    proposal_types: Vec<u16>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeyPackageRecord {
+    not_after: u64,
+    last_resort: bool,
 }
 
 /// One MLS client (a device): identity, signature key, ciphersuite and state.
 #[pyclass(frozen, module = "rcs_mls._native", name = "Client")]
 pub struct Client {
     pub core: Arc<ClientCore>,
+}
+
+fn build_core(
+    provider: Provider,
+    credential: &Credential,
+    signature_keys: &SignatureKeyPair,
+    ciphersuite: u16,
+    extension_types: &[u16],
+    proposal_types: &[u16],
+) -> Result<ClientCore> {
+    let suite = suite_from_u16(ciphersuite)?;
+    if suite.signature_algorithm() != signature_keys.scheme() {
+        return Err(Error::InvalidArgument(format!(
+            "the signature key is {} but ciphersuite 0x{ciphersuite:04x} signs with {}",
+            crate::types::scheme_name(signature_keys.scheme()),
+            crate::types::scheme_name(suite.signature_algorithm())
+        )));
+    }
+    credential.check_key(signature_keys.inner.public())?;
+    // last_resort (RFC 9420 §17.3) is always supported: RCS keeps one such key package.
+    let mut ext: Vec<ExtensionType> = vec![ExtensionType::LastResort];
+    for t in extension_types {
+        let t: ExtensionType = (*t).into();
+        if !ext.contains(&t) {
+            ext.push(t);
+        }
+    }
+    let props: Vec<ProposalType> = proposal_types.iter().map(|t| (*t).into()).collect();
+    let capabilities = Capabilities::new(
+        None,
+        Some(&[suite]),
+        Some(&ext),
+        if props.is_empty() { None } else { Some(&props) },
+        Some(&[CredentialType::Basic, CredentialType::X509]),
+    );
+    Ok(ClientCore {
+        provider,
+        signer: signature_keys.inner.clone(),
+        credential: CredentialWithKey {
+            credential: credential.inner.clone(),
+            signature_key: signature_keys.inner.public().into(),
+        },
+        suite,
+        capabilities,
+        op_lock: Mutex::new(()),
+    })
 }
 
 fn parse_ratchet_tree(data: Option<&[u8]>) -> Result<Option<RatchetTreeIn>> {
@@ -49,7 +152,8 @@ fn parse_ratchet_tree(data: Option<&[u8]>) -> Result<Option<RatchetTreeIn>> {
 
 #[pymethods]
 impl Client {
-    /// A client for `credential`, signing with `signature_keys`, in `ciphersuite`.
+    /// A client for `credential`, signing with `signature_keys`, in `ciphersuite`, with
+    /// its state in memory (see :meth:`open` for a persistent store).
     ///
     /// `extension_types` and `proposal_types` are the non-default extensions and
     /// proposals this client supports (its leaf capabilities).
@@ -62,45 +166,112 @@ impl Client {
         extension_types: Vec<u16>,
         proposal_types: Vec<u16>,
     ) -> PyResult<Self> {
-        let suite = suite_from_u16(ciphersuite)?;
-        if suite.signature_algorithm() != signature_keys.scheme() {
-            return Err(Error::InvalidArgument(format!(
-                "the signature key is {} but ciphersuite 0x{ciphersuite:04x} signs with {}",
-                crate::types::scheme_name(signature_keys.scheme()),
-                crate::types::scheme_name(suite.signature_algorithm())
-            ))
-            .into());
+        let core = build_core(
+            Provider::in_memory(),
+            &credential,
+            &signature_keys,
+            ciphersuite,
+            &extension_types,
+            &proposal_types,
+        )?;
+        Ok(Self {
+            core: Arc::new(core),
+        })
+    }
+
+    /// Open (or create) a client whose state lives in the SQLite file `path`.
+    ///
+    /// A new store needs `credential`, `signature_keys` and `ciphersuite`, which it
+    /// keeps; an existing one reloads them (if given, they must be the stored ones).
+    /// Raises StorageError for a file that is not an rcs-mls store, a store from a
+    /// newer version, or a database still locked after `busy_timeout` seconds.
+    #[staticmethod]
+    #[pyo3(signature = (path, credential=None, signature_keys=None, ciphersuite=None, *, extension_types=Vec::new(), proposal_types=Vec::new(), busy_timeout=5.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        py: Python<'_>,
+        path: PathBuf,
+        credential: Option<PyRef<'_, Credential>>,
+        signature_keys: Option<PyRef<'_, SignatureKeyPair>>,
+        ciphersuite: Option<u16>,
+        extension_types: Vec<u16>,
+        proposal_types: Vec<u16>,
+        busy_timeout: f64,
+    ) -> PyResult<Self> {
+        if !(0.0..=3600.0).contains(&busy_timeout) {
+            return Err(Error::InvalidArgument("busy_timeout must be 0..3600 seconds".into()).into());
         }
-        credential.check_key(signature_keys.inner.public())?;
-        // last_resort (RFC 9420 §17.3) is always supported: RCS keeps one such key package.
-        let mut ext: Vec<ExtensionType> = vec![ExtensionType::LastResort];
-        for t in &extension_types {
-            let t: ExtensionType = (*t).into();
-            if !ext.contains(&t) {
-                ext.push(t);
+        let options = SqliteOptions {
+            busy_timeout: std::time::Duration::from_secs_f64(busy_timeout),
+            ..SqliteOptions::default()
+        };
+        let provider = py.detach(|| Provider::open(&path, options))?;
+        let stored = provider
+            .storage()
+            .get_app(IDENTITY_KEY)
+            .map_err(Error::from)?
+            .map(|b| {
+                serde_json::from_slice::<IdentityRecord>(&b)
+                    .map_err(|e| Error::Storage(format!("the stored identity is corrupted: {e}")))
+            })
+            .transpose()?;
+        let core = match (stored, credential, signature_keys, ciphersuite) {
+            (Some(rec), cred, keys, suite) => {
+                let stored_cred = Credential {
+                    inner: openmls::prelude::Credential::tls_deserialize_exact(&rec.credential)
+                        .map_err(|e| Error::Storage(format!("the stored credential is corrupted: {e}")))?,
+                };
+                let stored_keys = SignatureKeyPair::from_stored(&rec.signature_keys)?;
+                if cred.as_ref().is_some_and(|c| c.inner != stored_cred.inner)
+                    || keys.as_ref().is_some_and(|k| k.inner.public() != stored_keys.inner.public())
+                    || suite.is_some_and(|s| s != rec.ciphersuite)
+                {
+                    return Err(Error::InvalidArgument(
+                        "this store belongs to another identity or ciphersuite".into(),
+                    )
+                    .into());
+                }
+                build_core(
+                    provider,
+                    &stored_cred,
+                    &stored_keys,
+                    rec.ciphersuite,
+                    &rec.extension_types,
+                    &rec.proposal_types,
+                )?
             }
-        }
-        let props: Vec<ProposalType> = proposal_types.iter().map(|t| (*t).into()).collect();
-        let capabilities = Capabilities::new(
-            None,
-            Some(&[suite]),
-            Some(&ext),
-            if props.is_empty() { None } else { Some(&props) },
-            Some(&[CredentialType::Basic, CredentialType::X509]),
-        );
-        let core = ClientCore {
-            provider: Provider::new(),
-            signer: signature_keys.inner.clone(),
-            credential: CredentialWithKey {
-                credential: credential.inner.clone(),
-                signature_key: signature_keys.inner.public().into(),
-            },
-            suite,
-            capabilities,
+            (None, Some(cred), Some(keys), Some(suite)) => {
+                let core = build_core(provider, &cred, &keys, suite, &extension_types, &proposal_types)?;
+                let rec = IdentityRecord {
+                    credential: cred
+                        .inner
+                        .tls_serialize_detached()
+                        .map_err(|e| Error::Library(e.to_string()))?,
+                    signature_keys: keys.export()?,
+                    ciphersuite: suite,
+                    extension_types: extension_types.clone(),
+                    proposal_types: proposal_types.clone(),
+                };
+                let bytes = serde_json::to_vec(&rec).map_err(|e| Error::Library(e.to_string()))?;
+                core.run(|_| Ok(core.provider.storage().put_app(IDENTITY_KEY, &bytes)?))?;
+                core
+            }
+            (None, ..) => {
+                return Err(Error::InvalidArgument(
+                    "a new store needs credential, signature_keys and ciphersuite".into(),
+                )
+                .into())
+            }
         };
         Ok(Self {
             core: Arc::new(core),
         })
+    }
+
+    /// The SQLite file of this client's store, or None in memory.
+    #[getter]
+    fn path(&self) -> Option<PathBuf> {
+        self.core.provider.storage().path()
     }
 
     #[getter]
@@ -185,34 +356,95 @@ impl Client {
             .map_err(|e| Error::InvalidArgument(format!("leaf extensions: {e}")))?;
         let core = self.core.clone();
         let kps = py.detach(move || -> Result<Vec<KeyPackage>> {
-            let mut out = Vec::with_capacity(count);
-            for _ in 0..count {
-                let mut b = openmls::prelude::KeyPackage::builder()
-                    .key_package_lifetime(match lifetime {
-                        Some((nb, na)) => Lifetime::init(nb, na),
-                        None => Lifetime::new(lifetime_seconds),
-                    })
-                    .key_package_extensions(kp_exts.clone())
-                    .leaf_node_capabilities(core.capabilities.clone())
-                    .leaf_node_extensions(leaf_exts.clone());
-                if last_resort {
-                    b = b.mark_as_last_resort();
-                }
-                let bundle = b
-                    .build(
-                        core.suite,
-                        &core.provider,
-                        &*core.signer,
-                        core.credential.clone(),
-                    )
-                    .map_err(classify)?;
-                out.push(KeyPackage {
-                    inner: bundle.key_package().clone(),
-                });
-            }
-            Ok(out)
+            core.run(|_| generate(&core, count, lifetime_seconds, lifetime, last_resort, &kp_exts, &leaf_exts))
         })?;
         Ok(kps)
+    }
+
+    /// Key packages of this client not yet used by a Welcome (their private keys are
+    /// in the store), for re-publishing.
+    fn list_key_packages(&self, py: Python<'_>) -> PyResult<Vec<KeyPackage>> {
+        let core = self.core.clone();
+        Ok(py.detach(move || core.run_plain(|| unused_key_packages(&core)))?
+            .into_iter()
+            .map(|(kp, _)| kp)
+            .collect())
+    }
+
+    /// Forget used key packages and erase expired ones (private keys included);
+    /// returns how many records were removed.
+    fn prune_key_packages(&self, py: Python<'_>) -> PyResult<usize> {
+        let core = self.core.clone();
+        Ok(py.detach(move || core.run(|_| prune(&core)))?)
+    }
+
+    /// Prune, then generate key packages until `count` unused ordinary ones exist and,
+    /// with `last_resort`, one unused last-resort one; returns the new ones to publish.
+    #[pyo3(signature = (count, *, lifetime_seconds=DEFAULT_KEY_PACKAGE_LIFETIME, last_resort=true))]
+    fn top_up_key_packages(
+        &self,
+        py: Python<'_>,
+        count: usize,
+        lifetime_seconds: u64,
+        last_resort: bool,
+    ) -> PyResult<Vec<KeyPackage>> {
+        let core = self.core.clone();
+        Ok(py.detach(move || {
+            core.run(|_| {
+                prune(&core)?;
+                let unused = unused_key_packages(&core)?;
+                let ordinary = unused.iter().filter(|(_, lr)| !lr).count();
+                let has_lr = unused.iter().any(|(_, lr)| *lr);
+                let none = Extensions::empty();
+                let mut new = generate(
+                    &core,
+                    count.saturating_sub(ordinary),
+                    lifetime_seconds,
+                    None,
+                    false,
+                    &none,
+                    &Extensions::empty(),
+                )?;
+                if last_resort && !has_lr {
+                    new.extend(generate(&core, 1, lifetime_seconds, None, true, &none, &Extensions::empty())?);
+                }
+                Ok(new)
+            })
+        })?)
+    }
+
+    /// The ids of the groups in this client's store.
+    fn list_groups<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let core = self.core.clone();
+        let ids = py.detach(move || {
+            core.run_plain(|| Ok(core.provider.storage().list_app(GROUP_PREFIX)?))
+        })?;
+        Ok(ids
+            .into_iter()
+            .map(|(k, _)| PyBytes::new(py, &k[GROUP_PREFIX.len()..]))
+            .collect())
+    }
+
+    /// Delete a group and erase its secrets from the store. Group objects still open
+    /// on it raise GroupStateError afterwards.
+    fn delete_group(&self, py: Python<'_>, group_id: BytesIn) -> PyResult<()> {
+        let core = self.core.clone();
+        py.detach(move || {
+            core.run(|_| {
+                let gid = GroupId::from_slice(&group_id);
+                let storage = core.provider.storage();
+                if storage.get_app(&group_record_key(&group_id))?.is_none() {
+                    return Err(Error::InvalidArgument("no such group in this client's store".into()));
+                }
+                if let Some(mut g) = MlsGroup::load(storage, &gid).map_err(Error::from)? {
+                    g.delete(storage).map_err(Error::from)?;
+                }
+                storage.delete_group(&gid)?;
+                storage.delete_app(&group_record_key(&group_id))?;
+                Ok(())
+            })
+        })?;
+        Ok(())
     }
 
     /// Create a group with this client as its only member.
@@ -249,8 +481,13 @@ impl Client {
             if let Some(g) = gid {
                 b = b.with_group_id(GroupId::from_slice(&g));
             }
-            b.build(&core.provider, &*core.signer, core.credential.clone())
-                .map_err(classify)
+            core.run(|_| {
+                let g = b
+                    .build(&core.provider, &*core.signer, core.credential.clone())
+                    .map_err(classify)?;
+                core.record_group(&g)?;
+                Ok(g)
+            })
         })?;
         Ok(Group::new(self.core.clone(), group))
     }
@@ -284,7 +521,7 @@ impl Client {
                 }
             };
             let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
-            core.provider.atomic(|| {
+            core.run(|_| {
                 let mut builder =
                     StagedWelcome::build_from_welcome(&core.provider, &join_config, welcome)
                         .map_err(classify)?;
@@ -295,7 +532,9 @@ impl Client {
                     builder = builder.skip_lifetime_validation();
                 }
                 let staged = builder.build().map_err(classify)?;
-                staged.into_group(&core.provider).map_err(classify)
+                let g = staged.into_group(&core.provider).map_err(classify)?;
+                core.record_group(&g)?;
+                Ok(g)
             })
         })?;
         Ok(Group::new(self.core.clone(), group))
@@ -330,32 +569,35 @@ impl Client {
                 }
             };
             let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
-            let mut b = MlsGroup::external_commit_builder()
-                .with_config(join_config)
-                .with_aad(aad);
-            if let Some(t) = tree {
-                b = b.with_ratchet_tree(t);
-            }
-            let (group, bundle) = b
-                .build_group(&core.provider, gi, core.credential.clone())
-                .map_err(classify)?
-                .leaf_node_parameters(
-                    LeafNodeParameters::builder()
-                        .with_capabilities(core.capabilities.clone())
-                        .build(),
-                )
-                .load_psks(core.provider.storage())
-                .map_err(classify)?
-                .build(
-                    core.provider.rand(),
-                    core.provider.crypto(),
-                    &*core.signer,
-                    |_| true,
-                )
-                .map_err(classify)?
-                .finalize(&core.provider)
-                .map_err(classify)?;
-            Ok((group, CommitBytes::from_bundle(bundle)?))
+            core.run(|_| {
+                let mut b = MlsGroup::external_commit_builder()
+                    .with_config(join_config)
+                    .with_aad(aad);
+                if let Some(t) = tree {
+                    b = b.with_ratchet_tree(t);
+                }
+                let (group, bundle) = b
+                    .build_group(&core.provider, gi, core.credential.clone())
+                    .map_err(classify)?
+                    .leaf_node_parameters(
+                        LeafNodeParameters::builder()
+                            .with_capabilities(core.capabilities.clone())
+                            .build(),
+                    )
+                    .load_psks(core.provider.storage())
+                    .map_err(classify)?
+                    .build(
+                        core.provider.rand(),
+                        core.provider.crypto(),
+                        &*core.signer,
+                        |_| true,
+                    )
+                    .map_err(classify)?
+                    .finalize(&core.provider)
+                    .map_err(classify)?;
+                core.record_group(&group)?;
+                Ok((group, CommitBytes::from_bundle(bundle)?))
+            })
         })?;
         Ok((Group::new(self.core.clone(), group), commit.into_py(py)))
     }
@@ -376,8 +618,10 @@ impl Client {
                 Psk::External(ExternalPsk::new(psk_id.to_vec())),
             )
             .map_err(|e| Error::Library(format!("{e:?}")))?;
-            id.store(&core.provider, &secret)
-                .map_err(|e| Error::Storage(format!("{e:?}")))
+            core.run(|_| {
+                id.store(&core.provider, &secret)
+                    .map_err(|e| Error::Storage(format!("{e:?}")))
+            })
         })?;
         Ok(())
     }
@@ -386,11 +630,16 @@ impl Client {
     fn load_group(&self, py: Python<'_>, group_id: BytesIn) -> PyResult<Group> {
         let core = self.core.clone();
         let group = py.detach(|| -> Result<MlsGroup> {
-            MlsGroup::load(core.provider.storage(), &GroupId::from_slice(&group_id))
-                .map_err(|e| Error::Storage(format!("{e:?}")))?
-                .ok_or_else(|| {
-                    Error::InvalidArgument("no such group in this client's store".into())
-                })
+            core.run_plain(|| {
+                let missing =
+                    || Error::InvalidArgument("no such group in this client's store".into());
+                if core.provider.storage().get_app(&group_record_key(&group_id))?.is_none() {
+                    return Err(missing());
+                }
+                MlsGroup::load(core.provider.storage(), &GroupId::from_slice(&group_id))
+                    .map_err(|e| Error::Storage(format!("{e:?}")))?
+                    .ok_or_else(missing)
+            })
         })?;
         Ok(Group::new(self.core.clone(), group))
     }
@@ -402,5 +651,107 @@ impl Client {
             String::from_utf8_lossy(&id),
             u16::from(self.core.suite)
         )
+    }
+}
+
+fn unused_key_packages(core: &ClientCore) -> Result<Vec<(KeyPackage, bool)>> {
+    let storage = core.provider.storage();
+    let mut out = Vec::new();
+    for (key, value) in storage.list_app(KEY_PACKAGE_PREFIX)? {
+        let hash_ref = KeyPackageRef::tls_deserialize_exact(&key[KEY_PACKAGE_PREFIX.len()..])
+            .map_err(|e| Error::Storage(format!("a key package record is corrupted: {e}")))?;
+        let rec: KeyPackageRecord = serde_json::from_slice(&value)
+            .map_err(|e| Error::Storage(format!("a key package record is corrupted: {e}")))?;
+        let bundle: Option<KeyPackageBundle> = storage.key_package(&hash_ref)?;
+        if let Some(b) = bundle {
+            out.push((
+                KeyPackage {
+                    inner: b.key_package().clone(),
+                },
+                rec.last_resort,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn prune(core: &ClientCore) -> Result<usize> {
+    let storage = core.provider.storage();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut removed = 0;
+    for (key, value) in storage.list_app(KEY_PACKAGE_PREFIX)? {
+        let hash_ref = KeyPackageRef::tls_deserialize_exact(&key[KEY_PACKAGE_PREFIX.len()..])
+            .map_err(|e| Error::Storage(format!("a key package record is corrupted: {e}")))?;
+        let rec: KeyPackageRecord = serde_json::from_slice(&value)
+            .map_err(|e| Error::Storage(format!("a key package record is corrupted: {e}")))?;
+        let bundle: Option<KeyPackageBundle> = storage.key_package(&hash_ref)?;
+        match bundle {
+            None => {
+                storage.delete_app(&key)?;
+                removed += 1;
+            }
+            Some(b) if rec.not_after <= now => {
+                let enc: &EncryptionKey = b.key_package().leaf_node().encryption_key();
+                storage.delete_encryption_key_pair(enc)?;
+                storage.delete_key_package(&hash_ref)?;
+                storage.delete_app(&key)?;
+                removed += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(removed)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn generate(
+    core: &ClientCore,
+    count: usize,
+    lifetime_seconds: u64,
+    lifetime: Option<(u64, u64)>,
+    last_resort: bool,
+    kp_exts: &Extensions<openmls::prelude::KeyPackage>,
+    leaf_exts: &Extensions<LeafNode>,
+) -> Result<Vec<KeyPackage>> {
+    {
+        {
+            let mut out = Vec::with_capacity(count);
+            for _ in 0..count {
+                let mut b = openmls::prelude::KeyPackage::builder()
+                    .key_package_lifetime(match lifetime {
+                        Some((nb, na)) => Lifetime::init(nb, na),
+                        None => Lifetime::new(lifetime_seconds),
+                    })
+                    .key_package_extensions(kp_exts.clone())
+                    .leaf_node_capabilities(core.capabilities.clone())
+                    .leaf_node_extensions(leaf_exts.clone());
+                if last_resort {
+                    b = b.mark_as_last_resort();
+                }
+                let bundle = b
+                    .build(core.suite, &core.provider, &*core.signer, core.credential.clone())
+                    .map_err(classify)?;
+                let kp = bundle.key_package().clone();
+                let hash_ref = kp
+                    .hash_ref(core.provider.crypto())
+                    .map_err(|e| Error::Library(e.to_string()))?;
+                let rec = KeyPackageRecord {
+                    not_after: kp.life_time().not_after(),
+                    last_resort,
+                };
+                let value = serde_json::to_vec(&rec).map_err(|e| Error::Library(e.to_string()))?;
+                let ref_bytes = hash_ref
+                    .tls_serialize_detached()
+                    .map_err(|e| Error::Library(e.to_string()))?;
+                core.provider
+                    .storage()
+                    .put_app(&[KEY_PACKAGE_PREFIX, &ref_bytes].concat(), &value)?;
+                out.push(KeyPackage { inner: kp });
+            }
+            Ok(out)
+        }
     }
 }

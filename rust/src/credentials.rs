@@ -114,6 +114,45 @@ impl SignatureKeyPair {
     pub fn scheme(&self) -> SignatureScheme {
         self.inner.signature_scheme()
     }
+
+    /// Decode the :meth:`to_bytes` form (scheme, private key, public key).
+    pub fn from_stored(data: &[u8]) -> Result<Self> {
+        let mut rest: &[u8] = data;
+        let err = |e: tls_codec::Error| Error::Parse(format!("signature key pair: {e}"));
+        let scheme = u16::tls_deserialize(&mut rest).map_err(err)?;
+        let private = VLBytes::tls_deserialize(&mut rest).map_err(err)?;
+        let public = VLBytes::tls_deserialize(&mut rest).map_err(err)?;
+        if !rest.is_empty() {
+            return Err(Error::Parse("signature key pair: trailing bytes".into()));
+        }
+        let scheme = scheme_from_u16(scheme)?;
+        let derived = derive_public(scheme, private.as_slice())
+            .map_err(|e| Error::Parse(format!("signature key pair: {e}")))?;
+        if derived != public.as_slice() {
+            return Err(Error::Parse(
+                "signature key pair: the public key does not match the private key".into(),
+            ));
+        }
+        Ok(Self {
+            inner: Arc::new(SigningKey::from_raw(
+                scheme,
+                private.as_slice().to_vec(),
+                derived,
+            )),
+        })
+    }
+
+    /// The :meth:`to_bytes` form.
+    pub fn export(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let scheme: u16 = self.scheme() as u16;
+        scheme
+            .tls_serialize(&mut out)
+            .and_then(|_| VLBytes::from(self.inner.private()).tls_serialize(&mut out))
+            .and_then(|_| VLBytes::from(self.inner.public()).tls_serialize(&mut out))
+            .map_err(|e| Error::Library(e.to_string()))?;
+        Ok(out)
+    }
 }
 
 #[pymethods]
@@ -143,44 +182,12 @@ impl SignatureKeyPair {
     /// Decode a key pair exported with :meth:`to_bytes`.
     #[staticmethod]
     fn from_bytes(data: BytesIn) -> PyResult<Self> {
-        let mut rest: &[u8] = &data;
-        let scheme = u16::tls_deserialize(&mut rest)
-            .map_err(|e| Error::Parse(format!("signature key pair: {e}")))?;
-        let private = VLBytes::tls_deserialize(&mut rest)
-            .map_err(|e| Error::Parse(format!("signature key pair: {e}")))?;
-        let public = VLBytes::tls_deserialize(&mut rest)
-            .map_err(|e| Error::Parse(format!("signature key pair: {e}")))?;
-        if !rest.is_empty() {
-            return Err(Error::Parse("signature key pair: trailing bytes".into()).into());
-        }
-        let scheme = scheme_from_u16(scheme)?;
-        let derived = derive_public(scheme, private.as_slice())
-            .map_err(|e| Error::Parse(format!("signature key pair: {e}")))?;
-        if derived != public.as_slice() {
-            return Err(Error::Parse(
-                "signature key pair: the public key does not match the private key".into(),
-            )
-            .into());
-        }
-        Ok(Self {
-            inner: Arc::new(SigningKey::from_raw(
-                scheme,
-                private.as_slice().to_vec(),
-                derived,
-            )),
-        })
+        Ok(Self::from_stored(&data)?)
     }
 
     /// Export the key pair (scheme, private key, public key) for a key vault.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let mut out = Vec::new();
-        let scheme: u16 = self.scheme() as u16;
-        scheme
-            .tls_serialize(&mut out)
-            .and_then(|_| VLBytes::from(self.inner.private()).tls_serialize(&mut out))
-            .and_then(|_| VLBytes::from(self.inner.public()).tls_serialize(&mut out))
-            .map_err(|e| Error::Library(e.to_string()))?;
-        Ok(PyBytes::new(py, &out))
+        Ok(PyBytes::new(py, &self.export()?))
     }
 
     /// The raw private key.

@@ -164,3 +164,9 @@ pub fn map_process<S: std::fmt::Debug + std::fmt::Display>(e: ProcessMessageErro
         other => classify(other),
     }
 }
+
+impl From<crate::storage::StorageError> for Error {
+    fn from(e: crate::storage::StorageError) -> Self {
+        Error::Storage(e.to_string())
+    }
+}

@@ -541,6 +541,16 @@ fn external_psk_id(p: &PreSharedKeyProposal) -> Option<Vec<u8>> {
         .map(|b| b.as_slice().to_vec())
 }
 
+/// Replace the in-memory group with the state in the store.
+fn reload(g: &mut MlsGroup, c: &ClientCore) -> Result<()> {
+    if let Some(fresh) =
+        MlsGroup::load(c.provider.storage(), g.group_id()).map_err(|e| Error::Storage(e.to_string()))?
+    {
+        *g = fresh;
+    }
+    Ok(())
+}
+
 fn opt(v: Option<u32>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "None".into())
 }
@@ -609,6 +619,10 @@ impl Group {
         }
     }
 
+    /// One operation on the group: the GIL released, serialised with the client's
+    /// other operations, in one store transaction. If another connection changed the
+    /// store the group is reloaded first; if the operation fails the store rolls back
+    /// and the group is reloaded from it, so object and store never disagree.
     fn with<T: Send>(
         &self,
         py: Python<'_>,
@@ -617,8 +631,23 @@ impl Group {
         let client = &self.client;
         let inner = &self.inner;
         Ok(py.detach(|| {
-            let mut g = lock(inner)?;
-            f(&mut g, client)
+            let result = client.run(|stale| {
+                let mut g = lock(inner)?;
+                let record = crate::client::group_record_key(g.group_id().as_slice());
+                if client.provider.storage().get_app(&record)?.is_none() {
+                    return Err(Error::GroupState(
+                        "the group was deleted from this client's store".into(),
+                    ));
+                }
+                if stale {
+                    reload(&mut g, client)?;
+                }
+                f(&mut g, client)
+            });
+            if result.is_err() {
+                let _ = client.run_plain(|| reload(&mut *lock(inner)?, client));
+            }
+            result
         })?)
     }
 

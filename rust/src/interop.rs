@@ -229,7 +229,7 @@ fn interop_join_group(
             .as_deref()
             .map(|t| parse::<RatchetTreeIn>("not a ratchet tree", t))
             .transpose()?;
-        core.provider.atomic(|| {
+        core.run(|_| {
             let processed =
                 ProcessedWelcome::new_from_welcome(&core.provider, &join_config, welcome)
                     .map_err(classify)?;
@@ -238,11 +238,13 @@ fn interop_join_group(
             if let Some(t) = tree {
                 builder = builder.with_ratchet_tree(t);
             }
-            builder
+            let g = builder
                 .build()
                 .map_err(classify)?
                 .into_group(&core.provider)
-                .map_err(classify)
+                .map_err(classify)?;
+            core.record_group(&g)?;
+            Ok(g)
         })
     })?;
     Ok(Group::new(client.core.clone(), group))
@@ -291,7 +293,7 @@ fn interop_process_welcome<'py>(
         has_tree: bool,
     }
     let out = py.detach(|| -> Result<Out> {
-        let provider = Provider::new();
+        let provider = Provider::in_memory();
         let kp = key_package_ignoring_lifetime(&key_package)?;
         let suite = kp.ciphersuite();
         // The leaf's private key is not part of welcome.json and is not needed to
@@ -368,7 +370,7 @@ fn interop_verify_ratchet_tree(
 ) -> PyResult<()> {
     let suite = suite_from_u16(ciphersuite)?;
     py.detach(|| -> Result<()> {
-        let provider = Provider::new();
+        let provider = Provider::in_memory();
         let tree: RatchetTreeIn = parse("not a ratchet tree", &ratchet_tree)?;
         let gid = GroupId::from_slice(&group_id);
         tree.clone()

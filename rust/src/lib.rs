@@ -10,6 +10,7 @@ mod interop;
 mod key_packages;
 mod provider;
 mod rcs_gaps;
+mod storage;
 mod types;
 
 use pyo3::prelude::*;

@@ -1,46 +1,62 @@
 //! The OpenMLS provider: RustCrypto for crypto and randomness, and the state store.
 //!
-//! Every group and key package of one [`crate::client::Client`] lives in one store. The
-//! store type is the single place to change to plug another storage backend in; the
-//! public API does not see it.
+//! Every group and key package of one [`crate::client::Client`] lives in one store, a
+//! [`KvStorage`]: in memory, or an SQLite file. The store type is the single place to
+//! change to plug another backend in; the public API does not see it.
 
-use openmls_memory_storage::MemoryStorage;
+use std::path::Path;
+
 use openmls_rust_crypto::RustCrypto;
 use openmls_traits::OpenMlsProvider;
 
-/// The storage backend behind every client.
-pub type Storage = MemoryStorage;
+use crate::error::{Error, Result};
+use crate::storage::{KvStorage, SqliteOptions};
 
-#[derive(Default)]
+/// The storage backend behind every client.
+pub type Storage = KvStorage;
+
 pub struct Provider {
     crypto: RustCrypto,
     storage: Storage,
 }
 
 impl Provider {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn in_memory() -> Self {
+        Self {
+            crypto: RustCrypto::default(),
+            storage: KvStorage::in_memory(),
+        }
     }
 
-    /// Run `f` so that on error the store is as it was before: OpenMLS may write
-    /// (or delete, as a consumed key package) before it fails.
-    pub fn atomic<T>(
-        &self,
-        f: impl FnOnce() -> crate::error::Result<T>,
-    ) -> crate::error::Result<T> {
-        let snapshot = self
-            .storage
-            .values
-            .read()
-            .map_err(|_| crate::error::Error::Library("store lock poisoned".into()))?
-            .clone();
-        let result = f();
-        if result.is_err() {
-            if let Ok(mut values) = self.storage.values.write() {
-                *values = snapshot;
+    pub fn open(path: &Path, options: SqliteOptions) -> Result<Self> {
+        Ok(Self {
+            crypto: RustCrypto::default(),
+            storage: KvStorage::open_sqlite(path, options)?,
+        })
+    }
+
+    /// Run `f` as one transaction of the store: all of its writes or none of them.
+    ///
+    /// `f` learns whether another connection changed the store since this one last
+    /// looked (its in-memory objects must then be reloaded). OpenMLS may write, or
+    /// delete (a consumed key package), before it fails: on error everything is undone.
+    pub fn atomic<T>(&self, f: impl FnOnce(bool) -> Result<T>) -> Result<T> {
+        let stale = self.storage.begin()?;
+        match f(stale) {
+            Ok(v) => match self.storage.commit() {
+                Ok(()) => Ok(v),
+                Err(e) => {
+                    let _ = self.storage.rollback();
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                self.storage
+                    .rollback()
+                    .map_err(|r| Error::Storage(format!("{e}; and the rollback failed: {r}")))?;
+                Err(e)
             }
         }
-        result
     }
 }
 
