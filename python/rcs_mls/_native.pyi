@@ -440,3 +440,46 @@ def interop_decrypt_with_label(
     kem_output: _Bytes,
     ciphertext: _Bytes,
 ) -> bytes: ...
+
+# --- RCC.16 gaps (rust/src/rcs_gaps.rs) ---
+
+RCS_PROPOSAL_RCS_SIGNATURE: int
+RCS_PROPOSAL_SELF_REMOVE: int
+RCS_PROPOSAL_SERVER_REMOVE: int
+
+def rcs_next_generation(group: Group) -> int: ...
+def rcs_encrypt_with_generation(
+    group: Group,
+    plaintext: _Bytes,
+    *,
+    authenticated_data: _Bytes | None = None,
+    generation_offset: int = 4,
+) -> tuple[bytes, int]: ...
+def rcs_private_message_sender(group: Group, message: _Bytes) -> tuple[int, int, int] | None: ...
+def rcs_message_info(message: _Bytes) -> tuple[int, bytes | None, int | None, int | None]: ...
+def rcs_create_proposal(
+    group: Group,
+    proposal_type: int,
+    body: _Bytes | None = None,
+    *,
+    authenticated_data: _Bytes | None = None,
+) -> bytes: ...
+def rcs_parse_proposal(message: _Bytes) -> tuple[bytes, int, int, int, int, bytes, bytes]: ...
+def rcs_verify_proposal(
+    group: Group, message: _Bytes
+) -> tuple[int, int, int, bytes, bytes, int, Credential | None]: ...
+def rcs_commit(
+    group: Group,
+    *,
+    add: list[KeyPackage] = ...,
+    remove: list[int] = ...,
+    group_context_extensions: list[_Extension] | None = None,
+    welcome_extensions: list[_Extension] = ...,
+) -> CommitResult: ...
+def rcs_join_group(
+    client: Client,
+    welcome: _Bytes,
+    *,
+    ratchet_tree: _Bytes | None = None,
+    config: GroupConfig | None = None,
+) -> tuple[Group, list[_Extension]]: ...

@@ -8,9 +8,9 @@ use openmls::treesync::EncryptionKey;
 
 use openmls::prelude::*;
 use openmls::schedule::{ExternalPsk, PreSharedKeyId, Psk};
+use openmls_traits::storage::StorageProvider as _;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use openmls_traits::storage::StorageProvider as _;
 use tls_codec::{Deserialize as _, Serialize as _};
 
 use crate::credentials::{Credential, SignatureKeyPair, SigningKey};
@@ -51,11 +51,20 @@ impl ClientCore {
     /// One public operation: serialised per client and atomic in the store. `f` is
     /// told whether another connection changed the store (reload what you hold).
     pub fn run<T>(&self, f: impl FnOnce(bool) -> Result<T>) -> Result<T> {
+        self.run_keep(f, |_| true)
+    }
+
+    /// Like [`Self::run`]; a result for which `keep` says false leaves the store as it was.
+    pub fn run_keep<T>(
+        &self,
+        f: impl FnOnce(bool) -> Result<T>,
+        keep: impl FnOnce(&T) -> bool,
+    ) -> Result<T> {
         let _guard = self
             .op_lock
             .lock()
             .map_err(|_| Error::Library("the client lock is poisoned".into()))?;
-        self.provider.atomic(f)
+        self.provider.atomic_keep(f, keep)
     }
 
     /// Serialised with the operations, outside a transaction (reads, reloads).
@@ -199,7 +208,9 @@ impl Client {
         busy_timeout: f64,
     ) -> PyResult<Self> {
         if !(0.0..=3600.0).contains(&busy_timeout) {
-            return Err(Error::InvalidArgument("busy_timeout must be 0..3600 seconds".into()).into());
+            return Err(
+                Error::InvalidArgument("busy_timeout must be 0..3600 seconds".into()).into(),
+            );
         }
         let options = SqliteOptions {
             busy_timeout: std::time::Duration::from_secs_f64(busy_timeout),
@@ -219,11 +230,15 @@ impl Client {
             (Some(rec), cred, keys, suite) => {
                 let stored_cred = Credential {
                     inner: openmls::prelude::Credential::tls_deserialize_exact(&rec.credential)
-                        .map_err(|e| Error::Storage(format!("the stored credential is corrupted: {e}")))?,
+                        .map_err(|e| {
+                            Error::Storage(format!("the stored credential is corrupted: {e}"))
+                        })?,
                 };
                 let stored_keys = SignatureKeyPair::from_stored(&rec.signature_keys)?;
                 if cred.as_ref().is_some_and(|c| c.inner != stored_cred.inner)
-                    || keys.as_ref().is_some_and(|k| k.inner.public() != stored_keys.inner.public())
+                    || keys
+                        .as_ref()
+                        .is_some_and(|k| k.inner.public() != stored_keys.inner.public())
                     || suite.is_some_and(|s| s != rec.ciphersuite)
                 {
                     return Err(Error::InvalidArgument(
@@ -241,7 +256,14 @@ impl Client {
                 )?
             }
             (None, Some(cred), Some(keys), Some(suite)) => {
-                let core = build_core(provider, &cred, &keys, suite, &extension_types, &proposal_types)?;
+                let core = build_core(
+                    provider,
+                    &cred,
+                    &keys,
+                    suite,
+                    &extension_types,
+                    &proposal_types,
+                )?;
                 let rec = IdentityRecord {
                     credential: cred
                         .inner
@@ -356,7 +378,17 @@ impl Client {
             .map_err(|e| Error::InvalidArgument(format!("leaf extensions: {e}")))?;
         let core = self.core.clone();
         let kps = py.detach(move || -> Result<Vec<KeyPackage>> {
-            core.run(|_| generate(&core, count, lifetime_seconds, lifetime, last_resort, &kp_exts, &leaf_exts))
+            core.run(|_| {
+                generate(
+                    &core,
+                    count,
+                    lifetime_seconds,
+                    lifetime,
+                    last_resort,
+                    &kp_exts,
+                    &leaf_exts,
+                )
+            })
         })?;
         Ok(kps)
     }
@@ -365,7 +397,8 @@ impl Client {
     /// in the store), for re-publishing.
     fn list_key_packages(&self, py: Python<'_>) -> PyResult<Vec<KeyPackage>> {
         let core = self.core.clone();
-        Ok(py.detach(move || core.run_plain(|| unused_key_packages(&core)))?
+        Ok(py
+            .detach(move || core.run_plain(|| unused_key_packages(&core)))?
             .into_iter()
             .map(|(kp, _)| kp)
             .collect())
@@ -406,7 +439,15 @@ impl Client {
                     &Extensions::empty(),
                 )?;
                 if last_resort && !has_lr {
-                    new.extend(generate(&core, 1, lifetime_seconds, None, true, &none, &Extensions::empty())?);
+                    new.extend(generate(
+                        &core,
+                        1,
+                        lifetime_seconds,
+                        None,
+                        true,
+                        &none,
+                        &Extensions::empty(),
+                    )?);
                 }
                 Ok(new)
             })
@@ -434,7 +475,9 @@ impl Client {
                 let gid = GroupId::from_slice(&group_id);
                 let storage = core.provider.storage();
                 if storage.get_app(&group_record_key(&group_id))?.is_none() {
-                    return Err(Error::InvalidArgument("no such group in this client's store".into()));
+                    return Err(Error::InvalidArgument(
+                        "no such group in this client's store".into(),
+                    ));
                 }
                 if let Some(mut g) = MlsGroup::load(storage, &gid).map_err(Error::from)? {
                     g.delete(storage).map_err(Error::from)?;
@@ -633,7 +676,12 @@ impl Client {
             core.run_plain(|| {
                 let missing =
                     || Error::InvalidArgument("no such group in this client's store".into());
-                if core.provider.storage().get_app(&group_record_key(&group_id))?.is_none() {
+                if core
+                    .provider
+                    .storage()
+                    .get_app(&group_record_key(&group_id))?
+                    .is_none()
+                {
                     return Err(missing());
                 }
                 MlsGroup::load(core.provider.storage(), &GroupId::from_slice(&group_id))
@@ -732,7 +780,12 @@ fn generate(
                     b = b.mark_as_last_resort();
                 }
                 let bundle = b
-                    .build(core.suite, &core.provider, &*core.signer, core.credential.clone())
+                    .build(
+                        core.suite,
+                        &core.provider,
+                        &*core.signer,
+                        core.credential.clone(),
+                    )
                     .map_err(classify)?;
                 let kp = bundle.key_package().clone();
                 let hash_ref = kp

@@ -543,8 +543,8 @@ fn external_psk_id(p: &PreSharedKeyProposal) -> Option<Vec<u8>> {
 
 /// Replace the in-memory group with the state in the store.
 fn reload(g: &mut MlsGroup, c: &ClientCore) -> Result<()> {
-    if let Some(fresh) =
-        MlsGroup::load(c.provider.storage(), g.group_id()).map_err(|e| Error::Storage(e.to_string()))?
+    if let Some(fresh) = MlsGroup::load(c.provider.storage(), g.group_id())
+        .map_err(|e| Error::Storage(e.to_string()))?
     {
         *g = fresh;
     }
@@ -628,22 +628,37 @@ impl Group {
         py: Python<'_>,
         f: impl FnOnce(&mut MlsGroup, &ClientCore) -> Result<T> + Send,
     ) -> PyResult<T> {
+        self.with_keep(py, f, |_| true)
+    }
+
+    /// Like [`Self::with`]; a result for which `keep` says false is not written to the
+    /// store, though the in-memory group keeps it (a staged commit: only its merge is
+    /// persisted, so a crash before the merge leaves the commit processable again).
+    fn with_keep<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut MlsGroup, &ClientCore) -> Result<T> + Send,
+        keep: impl FnOnce(&T) -> bool + Send,
+    ) -> PyResult<T> {
         let client = &self.client;
         let inner = &self.inner;
         Ok(py.detach(|| {
-            let result = client.run(|stale| {
-                let mut g = lock(inner)?;
-                let record = crate::client::group_record_key(g.group_id().as_slice());
-                if client.provider.storage().get_app(&record)?.is_none() {
-                    return Err(Error::GroupState(
-                        "the group was deleted from this client's store".into(),
-                    ));
-                }
-                if stale {
-                    reload(&mut g, client)?;
-                }
-                f(&mut g, client)
-            });
+            let result = client.run_keep(
+                |stale| {
+                    let mut g = lock(inner)?;
+                    let record = crate::client::group_record_key(g.group_id().as_slice());
+                    if client.provider.storage().get_app(&record)?.is_none() {
+                        return Err(Error::GroupState(
+                            "the group was deleted from this client's store".into(),
+                        ));
+                    }
+                    if stale {
+                        reload(&mut g, client)?;
+                    }
+                    f(&mut g, client)
+                },
+                keep,
+            );
             if result.is_err() {
                 let _ = client.run_plain(|| reload(&mut *lock(inner)?, client));
             }
@@ -928,7 +943,11 @@ impl Group {
     /// Returns an ApplicationMessage, a ProposalMessage (stored as pending) or a
     /// StagedCommit (to merge with :meth:`merge_staged_commit`).
     fn process_message(&self, py: Python<'_>, message: BytesIn) -> PyResult<Py<PyAny>> {
-        let processed = self.with(py, move |g, c| Self::process_inner(g, c, &message))?;
+        let processed = self.with_keep(
+            py,
+            move |g, c| Self::process_inner(g, c, &message),
+            |p| !matches!(p, Processed::Commit { .. }),
+        )?;
         Ok(match processed {
             Processed::App {
                 sender,

@@ -41,8 +41,22 @@ impl Provider {
     /// looked (its in-memory objects must then be reloaded). OpenMLS may write, or
     /// delete (a consumed key package), before it fails: on error everything is undone.
     pub fn atomic<T>(&self, f: impl FnOnce(bool) -> Result<T>) -> Result<T> {
+        self.atomic_keep(f, |_| true)
+    }
+
+    /// Like [`Self::atomic`], but a successful result for which `keep` says false is
+    /// not written either (the store stays as before `f`).
+    pub fn atomic_keep<T>(
+        &self,
+        f: impl FnOnce(bool) -> Result<T>,
+        keep: impl FnOnce(&T) -> bool,
+    ) -> Result<T> {
         let stale = self.storage.begin()?;
         match f(stale) {
+            Ok(v) if !keep(&v) => {
+                self.storage.rollback()?;
+                Ok(v)
+            }
             Ok(v) => match self.storage.commit() {
                 Ok(()) => Ok(v),
                 Err(e) => {

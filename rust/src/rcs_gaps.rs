@@ -1,6 +1,1059 @@
-//! Where OpenMLS falls short of GSMA RCC.16: our own code on OpenMLS's public API.
-use pyo3::prelude::*;
+//! Where OpenMLS 0.9.2 falls short of GSMA RCC.16: our own code on OpenMLS's public API.
+//!
+//! Every export is prefixed `rcs_`; the Python layer (`rcs_mls.rcs.conversation`) is the
+//! only intended caller. See `docs/openmls-gaps.md` for what is missing upstream, what this
+//! module does instead, and what cannot be done.
+//!
+//! * **Sender generations.** RCC.16 puts the MLS sender generation of a PrivateMessage
+//!   inside its own SecretPayload, and the receiver compares it with the generation in the
+//!   decrypted sender data. OpenMLS keeps generations `pub(crate)`. We read the group's
+//!   `MessageSecretsStore` through the public `StorageProvider` trait into a mirror type of
+//!   our own ([`SecretsStore`]) and (a) read the own leaf's application ratchet generation,
+//!   (b) decrypt the sender data of an incoming PrivateMessage ourselves (RFC 9420 §6.3.2)
+//!   with the epoch's `sender_data_secret`.
+//! * **Bare RCC.16 proposals** (0xF002 `rcs_signature`, 0xF003 `SelfRemove`, 0xF004
+//!   `ServerRemove`): OpenMLS frames a custom proposal's payload as `opaque<V>`; RCC.16 does
+//!   not. We build (member sender) and parse PublicMessages carrying them with our own TLS
+//!   code, sign them with the client's key (SignWithLabel "FramedContentTBS"), compute the
+//!   membership tag with the epoch's `membership_key`, and verify them against the current
+//!   or a kept past epoch (the signature keys of past members come from the stored epoch
+//!   tree). OpenMLS never sees them, so it cannot commit them by reference.
+//! * **Welcome-only GroupInfo extensions** (subject and icon keys, 0xF005 / 0xF003): a
+//!   commit that puts extensions into the Welcome's GroupInfo, and a join that returns them.
+//!
+//! The JSON layout mirrored here is the one OpenMLS 0.9.2 writes (serde, through any
+//! `StorageProvider`: the memory store and the binding's key/value store both use
+//! serde_json). A layout change in OpenMLS shows up as a `LibraryError` saying so, never as
+//! a wrong value: after every send the generation read back is checked to have advanced by
+//! exactly one.
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use std::sync::MutexGuard;
+
+use openmls::prelude::*;
+use openmls_traits::crypto::OpenMlsCrypto;
+use openmls_traits::signatures::Signer;
+use openmls_traits::storage::{traits, Entity, StorageProvider, CURRENT_VERSION};
+use openmls_traits::OpenMlsProvider;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use tls_codec::{Deserialize as _, Serialize as _, VLBytes};
+
+use crate::client::{Client, ClientCore};
+use crate::credentials::Credential;
+use crate::error::{classify, Error, Result};
+use crate::group::{
+    extensions_from_pairs, extensions_to_pairs, CommitBytes, CommitResult, Group, GroupConfig,
+};
+use crate::key_packages::KeyPackage;
+use crate::types::BytesIn;
+
+/// RCC.16 `rcs_signature` proposal: empty, bare; carries a signed receipt (RCC.16 §7.6).
+pub const PROPOSAL_RCS_SIGNATURE: u16 = 0xF002;
+/// RCC.16 `SelfRemove` proposal: empty, bare (OpenMLS's own SelfRemove is 0x000A).
+pub const PROPOSAL_SELF_REMOVE: u16 = 0xF003;
+/// RCC.16 `ServerRemove` proposal: `uint32 to_remove`, bare (4 bytes).
+pub const PROPOSAL_SERVER_REMOVE: u16 = 0xF004;
+
+const MLS10: u16 = 1;
+const WIRE_PUBLIC: u16 = 1;
+const WIRE_PRIVATE: u16 = 2;
+const CONTENT_PROPOSAL: u8 = 2;
+const SENDER_MEMBER: u8 = 1;
+const SENDER_EXTERNAL: u8 = 2;
+const LABEL_PREFIX: &str = "MLS 1.0 ";
+
+// ---------------------------------------------------------------------------------------
+// The stored MessageSecretsStore, mirrored
+// ---------------------------------------------------------------------------------------
+
+/// Bytes as OpenMLS's serde writes them: `Vec<u8>` as an array, `VLBytes` and
+/// `SecretVLBytes` as `{"vec": [...]}`.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum SerdeBytes {
+    Plain(Vec<u8>),
+    Vl { vec: Vec<u8> },
+}
+
+impl SerdeBytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            SerdeBytes::Plain(v) | SerdeBytes::Vl { vec: v } => v,
+        }
+    }
+}
+
+/// `Secret { value: SecretVLBytes }` (ciphersuite/secret.rs).
+#[derive(Serialize, Deserialize)]
+struct SecretMirror {
+    value: SerdeBytes,
+}
+
+/// `SenderDataSecret { secret }`, `MembershipKey { secret }` (schedule/mod.rs).
+#[derive(Serialize, Deserialize)]
+struct KeyMirror {
+    secret: SecretMirror,
+}
+
+/// `RatchetSecret { secret, generation }` (tree/sender_ratchet.rs); only the generation.
+#[derive(Serialize, Deserialize)]
+struct RatchetSecretMirror {
+    generation: u32,
+}
+
+/// `DecryptionRatchet { past_secrets, ratchet_head }` and the dual-use form.
+#[derive(Serialize, Deserialize)]
+struct RatchetHeadMirror {
+    ratchet_head: RatchetSecretMirror,
+}
+
+/// `SenderRatchet` (externally tagged enum).
+#[derive(Serialize, Deserialize)]
+enum SenderRatchetMirror {
+    EncryptionRatchet(RatchetSecretMirror),
+    DecryptionRatchet(RatchetHeadMirror),
+    DualUse(RatchetHeadMirror),
+}
+
+/// `SecretTree` (tree/secret_tree.rs): the own index and the application ratchets.
+#[derive(Serialize, Deserialize)]
+struct SecretTreeMirror {
+    own_index: u32,
+    application_sender_ratchets: Vec<Option<SenderRatchetMirror>>,
+}
+
+/// `MessageSecrets` (schedule/message_secrets.rs).
+#[derive(Serialize, Deserialize)]
+struct MessageSecretsMirror {
+    sender_data_secret: KeyMirror,
+    membership_key: KeyMirror,
+    serialized_context: SerdeBytes,
+    secret_tree: SecretTreeMirror,
+}
+
+/// `EpochTree` (group/mls_group/past_secrets.rs).
+#[derive(Serialize, Deserialize)]
+struct EpochTreeMirror {
+    epoch: u64,
+    message_secrets: MessageSecretsMirror,
+    leaves: Vec<Member>,
+}
+
+/// `MessageSecretsStore` (group/mls_group/past_secrets.rs): what OpenMLS stores under
+/// `message_secrets(group_id)`. Read only, never written back.
+#[derive(Serialize, Deserialize)]
+struct SecretsStore {
+    past_epoch_trees: Vec<EpochTreeMirror>,
+    message_secrets: MessageSecretsMirror,
+}
+
+impl Entity<CURRENT_VERSION> for SecretsStore {}
+impl traits::MessageSecrets<CURRENT_VERSION> for SecretsStore {}
+
+fn load_secrets(g: &MlsGroup, c: &ClientCore) -> Result<SecretsStore> {
+    c.provider
+        .storage()
+        .message_secrets::<GroupId, SecretsStore>(g.group_id())
+        .map_err(|e| {
+            Error::Library(format!(
+                "the stored message secrets do not have the layout of OpenMLS 0.9.2: {e:?}"
+            ))
+        })?
+        .ok_or_else(|| Error::Library("no message secrets stored for this group".into()))
+}
+
+/// The secrets of `epoch` (the current one or a kept past one) and, for a past epoch, its
+/// members.
+fn secrets_for_epoch(
+    store: &SecretsStore,
+    current: u64,
+    epoch: u64,
+) -> Option<(&MessageSecretsMirror, Option<&[Member]>)> {
+    if epoch == current {
+        return Some((&store.message_secrets, None));
+    }
+    store
+        .past_epoch_trees
+        .iter()
+        .find(|t| t.epoch == epoch)
+        .map(|t| (&t.message_secrets, Some(t.leaves.as_slice())))
+}
+
+fn next_generation(store: &SecretsStore, own: u32) -> Result<u32> {
+    let tree = &store.message_secrets.secret_tree;
+    if tree.own_index != own {
+        return Err(Error::Library(
+            "the stored secret tree is not this member's".into(),
+        ));
+    }
+    match tree.application_sender_ratchets.get(own as usize) {
+        None => Err(Error::Library(
+            "the own leaf is outside the stored secret tree".into(),
+        )),
+        // Ratchets are created on first use, at generation 0.
+        Some(None) => Ok(0),
+        Some(Some(SenderRatchetMirror::EncryptionRatchet(r))) => Ok(r.generation),
+        Some(Some(SenderRatchetMirror::DualUse(r))) => Ok(r.ratchet_head.generation),
+        Some(Some(SenderRatchetMirror::DecryptionRatchet(_))) => Err(Error::Library(
+            "the own application ratchet is a decryption ratchet".into(),
+        )),
+    }
+}
+
+fn lock(group: &Group) -> Result<MutexGuard<'_, MlsGroup>> {
+    group
+        .inner
+        .lock()
+        .map_err(|_| Error::Library("the group lock is poisoned".into()))
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS helpers (RFC 9420 §2.1)
+// ---------------------------------------------------------------------------------------
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Self { data, pos: 0 }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.data.len())
+            .ok_or_else(|| Error::Parse("truncated MLS message".into()))?;
+        let out = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_be_bytes(a))
+    }
+
+    /// An RFC 9420 §2.1.2 variable-length vector, minimally encoded.
+    fn vl(&mut self) -> Result<&'a [u8]> {
+        let first = self.u8()?;
+        let (len, min) = match first >> 6 {
+            0 => (u64::from(first & 0x3f), 0),
+            1 => (
+                (u64::from(first & 0x3f) << 8) | u64::from(self.u8()?),
+                1 << 6,
+            ),
+            2 => {
+                let rest = self.take(3)?;
+                (
+                    (u64::from(first & 0x3f) << 24)
+                        | (u64::from(rest[0]) << 16)
+                        | (u64::from(rest[1]) << 8)
+                        | u64::from(rest[2]),
+                    1 << 14,
+                )
+            }
+            _ => return Err(Error::Parse("invalid variable-length integer".into())),
+        };
+        if len < min {
+            return Err(Error::Parse(
+                "variable-length integer not minimally encoded".into(),
+            ));
+        }
+        let len = usize::try_from(len).map_err(|_| Error::Parse("vector too long".into()))?;
+        self.take(len)
+    }
+
+    fn done(&self) -> bool {
+        self.pos == self.data.len()
+    }
+}
+
+fn put_vl(out: &mut Vec<u8>, data: &[u8]) -> Result<()> {
+    VLBytes::from(data.to_vec())
+        .tls_serialize(out)
+        .map(|_| ())
+        .map_err(|e| Error::InvalidArgument(format!("vector too long: {e}")))
+}
+
+/// ExpandWithLabel(secret, label, context, length) (RFC 9420 §5.1.3).
+fn expand_with_label(
+    c: &ClientCore,
+    suite: Ciphersuite,
+    secret: &[u8],
+    label: &str,
+    context: &[u8],
+    length: usize,
+) -> Result<Vec<u8>> {
+    let len16 = u16::try_from(length).map_err(|_| Error::Library("length too long".into()))?;
+    let mut info = len16.to_be_bytes().to_vec();
+    put_vl(&mut info, format!("{LABEL_PREFIX}{label}").as_bytes())?;
+    put_vl(&mut info, context)?;
+    let okm = c
+        .provider
+        .crypto()
+        .hkdf_expand(suite.hash_algorithm(), secret, &info, length)
+        .map_err(|e| Error::Library(format!("hkdf_expand: {e:?}")))?;
+    Ok(okm.as_slice().to_vec())
+}
+
+/// `SignContent { opaque label<V>; opaque content<V>; }` (RFC 9420 §5.1.2).
+fn sign_content(label: &str, content: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(content.len() + 40);
+    put_vl(&mut out, format!("{LABEL_PREFIX}{label}").as_bytes())?;
+    put_vl(&mut out, content)?;
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// Message headers
+// ---------------------------------------------------------------------------------------
+
+/// The fields of a PrivateMessage (RFC 9420 §6.3).
+struct PrivateMessageParts<'a> {
+    group_id: &'a [u8],
+    epoch: u64,
+    content_type: u8,
+    encrypted_sender_data: &'a [u8],
+    ciphertext: &'a [u8],
+}
+
+fn parse_private(data: &[u8]) -> Result<PrivateMessageParts<'_>> {
+    let mut r = Reader::new(data);
+    if r.u16()? != MLS10 {
+        return Err(Error::Parse("not an MLS 1.0 message".into()));
+    }
+    if r.u16()? != WIRE_PRIVATE {
+        return Err(Error::InvalidArgument("not a PrivateMessage".into()));
+    }
+    let group_id = r.vl()?;
+    let epoch = r.u64()?;
+    let content_type = r.u8()?;
+    let _aad = r.vl()?;
+    let encrypted_sender_data = r.vl()?;
+    let ciphertext = r.vl()?;
+    if !r.done() {
+        return Err(Error::Parse("bytes after the PrivateMessage".into()));
+    }
+    Ok(PrivateMessageParts {
+        group_id,
+        epoch,
+        content_type,
+        encrypted_sender_data,
+        ciphertext,
+    })
+}
+
+/// Decrypt the sender data of a PrivateMessage (RFC 9420 §6.3.2): `(leaf, generation)`,
+/// or None when the AEAD fails.
+fn decrypt_sender_data(
+    c: &ClientCore,
+    suite: Ciphersuite,
+    sender_data_secret: &[u8],
+    m: &PrivateMessageParts<'_>,
+) -> Result<Option<(u32, u32)>> {
+    let nh = suite.hash_length();
+    let sample = &m.ciphertext[..m.ciphertext.len().min(nh)];
+    let key = expand_with_label(
+        c,
+        suite,
+        sender_data_secret,
+        "key",
+        sample,
+        suite.aead_key_length(),
+    )?;
+    let nonce = expand_with_label(
+        c,
+        suite,
+        sender_data_secret,
+        "nonce",
+        sample,
+        suite.aead_nonce_length(),
+    )?;
+    // SenderDataAAD { opaque group_id<V>; uint64 epoch; ContentType content_type; }
+    let mut aad = Vec::with_capacity(m.group_id.len() + 13);
+    put_vl(&mut aad, m.group_id)?;
+    aad.extend_from_slice(&m.epoch.to_be_bytes());
+    aad.push(m.content_type);
+    let Ok(plain) = c.provider.crypto().aead_decrypt(
+        suite.aead_algorithm(),
+        &key,
+        m.encrypted_sender_data,
+        &nonce,
+        &aad,
+    ) else {
+        return Ok(None);
+    };
+    // SenderData { uint32 leaf_index; uint32 generation; opaque reuse_guard[4]; }
+    if plain.len() != 12 {
+        return Ok(None);
+    }
+    let leaf = u32::from_be_bytes([plain[0], plain[1], plain[2], plain[3]]);
+    let generation = u32::from_be_bytes([plain[4], plain[5], plain[6], plain[7]]);
+    Ok(Some((leaf, generation)))
+}
+
+/// The header of any MLSMessage: wire format and, for Public/PrivateMessage, group id,
+/// epoch and content type (the PublicMessage content type follows the sender and the
+/// authenticated data).
+type MessageInfo = (u16, Option<Vec<u8>>, Option<u64>, Option<u8>);
+
+fn message_info(data: &[u8]) -> Result<MessageInfo> {
+    let mut r = Reader::new(data);
+    if r.u16()? != MLS10 {
+        return Err(Error::Parse("not an MLS 1.0 message".into()));
+    }
+    let wire = r.u16()?;
+    match wire {
+        WIRE_PUBLIC => {
+            let gid = r.vl()?.to_vec();
+            let epoch = r.u64()?;
+            match r.u8()? {
+                SENDER_MEMBER | SENDER_EXTERNAL => {
+                    r.u32()?;
+                }
+                3 | 4 => {}
+                _ => return Err(Error::Parse("unknown sender type".into())),
+            }
+            r.vl()?;
+            let ct = r.u8()?;
+            Ok((wire, Some(gid), Some(epoch), Some(ct)))
+        }
+        WIRE_PRIVATE => {
+            let gid = r.vl()?.to_vec();
+            let epoch = r.u64()?;
+            let ct = r.u8()?;
+            Ok((wire, Some(gid), Some(epoch), Some(ct)))
+        }
+        3..=5 => Ok((wire, None, None, None)),
+        _ => Err(Error::Parse(format!("unknown wire format {wire}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Bare RCC.16 proposals in PublicMessages
+// ---------------------------------------------------------------------------------------
+
+fn bare_body_len(proposal_type: u16) -> Option<usize> {
+    match proposal_type {
+        PROPOSAL_RCS_SIGNATURE | PROPOSAL_SELF_REMOVE => Some(0),
+        PROPOSAL_SERVER_REMOVE => Some(4),
+        _ => None,
+    }
+}
+
+struct BareProposal<'a> {
+    group_id: &'a [u8],
+    epoch: u64,
+    sender_type: u8,
+    sender_index: u32,
+    authenticated_data: &'a [u8],
+    proposal_type: u16,
+    body: &'a [u8],
+    /// The FramedContent bytes (signed and MACed).
+    content: &'a [u8],
+    signature: &'a [u8],
+    membership_tag: Option<&'a [u8]>,
+}
+
+/// Parse a PublicMessage whose content is one proposal: bare for the RCC.16 types, in the
+/// RFC 9420 encoding for the others.
+fn parse_bare(data: &[u8]) -> Result<BareProposal<'_>> {
+    let mut r = Reader::new(data);
+    if r.u16()? != MLS10 {
+        return Err(Error::Parse("not an MLS 1.0 message".into()));
+    }
+    if r.u16()? != WIRE_PUBLIC {
+        return Err(Error::Parse("not a PublicMessage".into()));
+    }
+    let start = r.pos;
+    let group_id = r.vl()?;
+    let epoch = r.u64()?;
+    let sender_type = r.u8()?;
+    let sender_index = match sender_type {
+        SENDER_MEMBER | SENDER_EXTERNAL => r.u32()?,
+        _ => {
+            return Err(Error::Parse(
+                "an RCC.16 proposal comes from a member or an external sender".into(),
+            ))
+        }
+    };
+    let authenticated_data = r.vl()?;
+    if r.u8()? != CONTENT_PROPOSAL {
+        return Err(Error::Parse("the PublicMessage is not a proposal".into()));
+    }
+    let type_at = r.pos;
+    let proposal_type = r.u16()?;
+    let len = match bare_body_len(proposal_type) {
+        Some(len) => len,
+        None => {
+            // Any other proposal in its RFC 9420 encoding, as OpenMLS decodes it: lets the
+            // verification below be checked against OpenMLS's own proposals.
+            let mut rest = &data[type_at..];
+            let before = rest.len();
+            ProposalIn::tls_deserialize(&mut rest)
+                .map_err(|e| Error::Parse(format!("not a proposal: {e}")))?;
+            (before - rest.len()).saturating_sub(2)
+        }
+    };
+    let body = r.take(len)?;
+    let content = &data[start..r.pos];
+    let signature = r.vl()?;
+    let membership_tag = if sender_type == SENDER_MEMBER {
+        Some(r.vl()?)
+    } else {
+        None
+    };
+    if !r.done() {
+        return Err(Error::Parse("bytes after the PublicMessage".into()));
+    }
+    Ok(BareProposal {
+        group_id,
+        epoch,
+        sender_type,
+        sender_index,
+        authenticated_data,
+        proposal_type,
+        body,
+        content,
+        signature,
+        membership_tag,
+    })
+}
+
+/// FramedContentTBS (RFC 9420 §6.1) of a PublicMessage; the GroupContext is appended for
+/// member senders only.
+fn content_tbs(content: &[u8], context: Option<&[u8]>) -> Vec<u8> {
+    let mut tbs = Vec::with_capacity(content.len() + 4 + context.map_or(0, <[u8]>::len));
+    tbs.extend_from_slice(&MLS10.to_be_bytes());
+    tbs.extend_from_slice(&WIRE_PUBLIC.to_be_bytes());
+    tbs.extend_from_slice(content);
+    if let Some(ctx) = context {
+        tbs.extend_from_slice(ctx);
+    }
+    tbs
+}
+
+fn build_bare(
+    g: &MlsGroup,
+    c: &ClientCore,
+    proposal_type: u16,
+    body: &[u8],
+    aad: &[u8],
+) -> Result<Vec<u8>> {
+    if bare_body_len(proposal_type) != Some(body.len()) {
+        return Err(Error::InvalidArgument(format!(
+            "proposal 0x{proposal_type:04x}: 0xF002 and 0xF003 are empty, 0xF004 is 4 bytes"
+        )));
+    }
+    if !g.is_active() {
+        return Err(Error::GroupState(
+            "this member was removed from the group".into(),
+        ));
+    }
+    let suite = g.ciphersuite();
+    let store = load_secrets(g, c)?;
+    let context = store.message_secrets.serialized_context.as_slice();
+    let mut content = Vec::with_capacity(aad.len() + g.group_id().as_slice().len() + 24);
+    put_vl(&mut content, g.group_id().as_slice())?;
+    content.extend_from_slice(&g.epoch().as_u64().to_be_bytes());
+    content.push(SENDER_MEMBER);
+    content.extend_from_slice(&g.own_leaf_index().u32().to_be_bytes());
+    put_vl(&mut content, aad)?;
+    content.push(CONTENT_PROPOSAL);
+    content.extend_from_slice(&proposal_type.to_be_bytes());
+    content.extend_from_slice(body);
+
+    let tbs = content_tbs(&content, Some(context));
+    let signature = c
+        .signer
+        .sign(&sign_content("FramedContentTBS", &tbs)?)
+        .map_err(|e| Error::Library(format!("signing: {e:?}")))?;
+    let mut auth = Vec::with_capacity(signature.len() + 2);
+    put_vl(&mut auth, &signature)?;
+    let mut tbm = tbs;
+    tbm.extend_from_slice(&auth);
+    let tag = c
+        .provider
+        .crypto()
+        .hmac(
+            suite.hash_algorithm(),
+            store.message_secrets.membership_key.secret.value.as_slice(),
+            &tbm,
+        )
+        .map_err(|e| Error::Library(format!("hmac: {e:?}")))?;
+
+    let mut out = Vec::with_capacity(content.len() + auth.len() + 40);
+    out.extend_from_slice(&MLS10.to_be_bytes());
+    out.extend_from_slice(&WIRE_PUBLIC.to_be_bytes());
+    out.extend_from_slice(&content);
+    out.extend_from_slice(&auth);
+    put_vl(&mut out, tag.as_slice())?;
+    Ok(out)
+}
+
+/// The signature key of an external sender (RFC 9420 §12.1.8.1), from the current
+/// GroupContext.
+fn external_sender_key(g: &MlsGroup, index: u32) -> Result<Vec<u8>> {
+    let senders = g
+        .extensions()
+        .external_senders()
+        .ok_or_else(|| Error::Validation("the group has no external senders".into()))?;
+    let sender = senders
+        .get(index as usize)
+        .ok_or_else(|| Error::Validation(format!("no external sender {index}")))?;
+    // ExternalSender { SignaturePublicKey signature_key; Credential credential; }
+    let bytes = sender
+        .tls_serialize_detached()
+        .map_err(|e| Error::Library(e.to_string()))?;
+    let mut r = Reader::new(&bytes);
+    Ok(r.vl()?.to_vec())
+}
+
+type VerifiedProposal = (
+    u8,
+    u32,
+    u16,
+    Vec<u8>,
+    Vec<u8>,
+    u64,
+    Option<openmls::prelude::Credential>,
+);
+
+fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProposal> {
+    let p = parse_bare(data)?;
+    if p.group_id != g.group_id().as_slice() {
+        return Err(Error::Validation("the message is for another group".into()));
+    }
+    let suite = g.ciphersuite();
+    let current = g.epoch().as_u64();
+    let crypto = c.provider.crypto();
+    let (key, context, credential) = if p.sender_type == SENDER_MEMBER {
+        let store = load_secrets(g, c)?;
+        let (secrets, past_leaves) =
+            secrets_for_epoch(&store, current, p.epoch).ok_or_else(|| {
+                Error::WrongEpoch(format!(
+                    "the proposal is for epoch {}, the group is at epoch {current} and keeps \
+                     no secrets for it",
+                    p.epoch
+                ))
+            })?;
+        let member = match past_leaves {
+            None => g.member_at(LeafNodeIndex::new(p.sender_index)),
+            Some(leaves) => leaves
+                .iter()
+                .find(|m| m.index.u32() == p.sender_index)
+                .cloned(),
+        }
+        .ok_or_else(|| {
+            Error::Validation(format!(
+                "no member at leaf {} in epoch {}",
+                p.sender_index, p.epoch
+            ))
+        })?;
+        let context = secrets.serialized_context.as_slice().to_vec();
+        let mut tbm = content_tbs(p.content, Some(&context));
+        put_vl(&mut tbm, p.signature)?;
+        let expected = crypto
+            .hmac(
+                suite.hash_algorithm(),
+                secrets.membership_key.secret.value.as_slice(),
+                &tbm,
+            )
+            .map_err(|e| Error::Library(format!("hmac: {e:?}")))?;
+        let tag = p.membership_tag.unwrap_or_default();
+        if !bool::from(expected.as_slice().ct_eq(tag)) {
+            return Err(Error::InvalidSignature("invalid membership tag".into()));
+        }
+        (member.signature_key, Some(context), Some(member.credential))
+    } else {
+        if p.epoch != current {
+            return Err(Error::WrongEpoch(
+                "an external proposal is verified in the current epoch only".into(),
+            ));
+        }
+        (external_sender_key(g, p.sender_index)?, None, None)
+    };
+    let tbs = content_tbs(p.content, context.as_deref());
+    crypto
+        .verify_signature(
+            suite.signature_algorithm(),
+            &sign_content("FramedContentTBS", &tbs)?,
+            &key,
+            p.signature,
+        )
+        .map_err(|_| Error::InvalidSignature("invalid proposal signature".into()))?;
+    Ok((
+        p.sender_type,
+        p.sender_index,
+        p.proposal_type,
+        p.body.to_vec(),
+        p.authenticated_data.to_vec(),
+        p.epoch,
+        credential,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Python exports
+// ---------------------------------------------------------------------------------------
+
+/// The MLS generation the group's next application message will use (this member's
+/// application ratchet in the current epoch).
+#[pyfunction]
+fn rcs_next_generation(py: Python<'_>, group: PyRef<'_, Group>) -> PyResult<u32> {
+    let group: &Group = &group;
+    Ok(py.detach(|| -> Result<u32> {
+        let g = lock(group)?;
+        let store = load_secrets(&g, &group.client)?;
+        next_generation(&store, g.own_leaf_index().u32())
+    })?)
+}
+
+/// Encrypt `plaintext` as an application message after writing, big-endian at
+/// `generation_offset`, the generation the message is encrypted with. One lock: no other
+/// message can take the generation in between. Returns `(message, generation)`.
+#[pyfunction]
+#[pyo3(signature = (group, plaintext, *, authenticated_data=None, generation_offset=4))]
+fn rcs_encrypt_with_generation<'py>(
+    py: Python<'py>,
+    group: PyRef<'_, Group>,
+    plaintext: BytesIn,
+    authenticated_data: Option<BytesIn>,
+    generation_offset: usize,
+) -> PyResult<(Bound<'py, PyBytes>, u32)> {
+    let group: &Group = &group;
+    let aad = authenticated_data.map(|a| a.to_vec()).unwrap_or_default();
+    let mut plain = plaintext.to_vec();
+    let end = generation_offset
+        .checked_add(4)
+        .filter(|e| *e <= plain.len())
+        .ok_or_else(|| Error::InvalidArgument("generation_offset outside the plaintext".into()))?;
+    let (bytes, generation) = py.detach(|| -> Result<(Vec<u8>, u32)> {
+        let mut g = lock(group)?;
+        let c = &group.client;
+        if g.pending_commit().is_some() {
+            return Err(Error::GroupState(
+                "a commit is pending: merge or clear it before sending".into(),
+            ));
+        }
+        let own = g.own_leaf_index().u32();
+        let generation = next_generation(&load_secrets(&g, c)?, own)?;
+        plain[generation_offset..end].copy_from_slice(&generation.to_be_bytes());
+        g.set_aad(aad);
+        let out = g
+            .create_message(&c.provider, &*c.signer, &plain)
+            .map_err(classify)?;
+        let after = next_generation(&load_secrets(&g, c)?, own)?;
+        if after != generation.wrapping_add(1) {
+            return Err(Error::Library(format!(
+                "the application ratchet moved from {generation} to {after}: the stored \
+                 secret layout is not the one this binding reads"
+            )));
+        }
+        let bytes = out.to_bytes().map_err(|e| Error::Library(e.to_string()))?;
+        Ok((bytes, generation))
+    })?;
+    Ok((PyBytes::new(py, &bytes), generation))
+}
+
+/// The sender of a PrivateMessage of this group, from its decrypted sender data:
+/// `(leaf_index, generation, epoch)`, or None when this member holds no secrets for the
+/// message's epoch or the sender data does not decrypt. Call it before
+/// `process_message`; the group is not changed.
+#[pyfunction]
+fn rcs_private_message_sender(
+    py: Python<'_>,
+    group: PyRef<'_, Group>,
+    message: BytesIn,
+) -> PyResult<Option<(u32, u32, u64)>> {
+    let group: &Group = &group;
+    Ok(py.detach(|| -> Result<Option<(u32, u32, u64)>> {
+        let m = parse_private(&message)?;
+        let g = lock(group)?;
+        if m.group_id != g.group_id().as_slice() {
+            return Err(Error::Validation("the message is for another group".into()));
+        }
+        let store = load_secrets(&g, &group.client)?;
+        let Some((secrets, _)) = secrets_for_epoch(&store, g.epoch().as_u64(), m.epoch) else {
+            return Ok(None);
+        };
+        let suite = g.ciphersuite();
+        let sender = decrypt_sender_data(
+            &group.client,
+            suite,
+            secrets.sender_data_secret.secret.value.as_slice(),
+            &m,
+        )?;
+        Ok(sender.map(|(leaf, generation)| (leaf, generation, m.epoch)))
+    })?)
+}
+
+/// The header of an MLSMessage: `(wire_format, group_id, epoch, content_type)`; the last
+/// three are None for a Welcome, GroupInfo or KeyPackage. For a delivery service that
+/// routes messages without decrypting them.
+#[pyfunction]
+fn rcs_message_info(py: Python<'_>, message: BytesIn) -> PyResult<MessageInfoPy<'_>> {
+    let (wire, gid, epoch, ct) = message_info(&message)?;
+    Ok((wire, gid.map(|g| PyBytes::new(py, &g)), epoch, ct))
+}
+
+type MessageInfoPy<'py> = (u16, Option<Bound<'py, PyBytes>>, Option<u64>, Option<u8>);
+
+/// A PublicMessage carrying one bare RCC.16 proposal (0xF002 `rcs_signature`, 0xF003
+/// `SelfRemove`, 0xF004 `ServerRemove`) from this member, signed and with its membership
+/// tag, as MLSMessage bytes. OpenMLS does not store it: it cannot be committed by
+/// reference by an OpenMLS member (see docs/openmls-gaps.md).
+#[pyfunction]
+#[pyo3(signature = (group, proposal_type, body=None, *, authenticated_data=None))]
+fn rcs_create_proposal<'py>(
+    py: Python<'py>,
+    group: PyRef<'_, Group>,
+    proposal_type: u16,
+    body: Option<BytesIn>,
+    authenticated_data: Option<BytesIn>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let group: &Group = &group;
+    let body = body.map(|b| b.to_vec()).unwrap_or_default();
+    let aad = authenticated_data.map(|a| a.to_vec()).unwrap_or_default();
+    let bytes = py.detach(|| -> Result<Vec<u8>> {
+        let g = lock(group)?;
+        build_bare(&g, &group.client, proposal_type, &body, &aad)
+    })?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+type ParsedProposalPy<'py> = (
+    Bound<'py, PyBytes>,
+    u64,
+    u8,
+    u32,
+    u16,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+);
+
+/// Parse (without verifying) a PublicMessage carrying one proposal, bare for the RCC.16
+/// types 0xF002-0xF004: `(group_id, epoch, sender_type, sender_index, proposal_type,
+/// body, authenticated_data)`. Raises ParseError for anything else.
+#[pyfunction]
+fn rcs_parse_proposal(py: Python<'_>, message: BytesIn) -> PyResult<ParsedProposalPy<'_>> {
+    let p = parse_bare(&message)?;
+    Ok((
+        PyBytes::new(py, p.group_id),
+        p.epoch,
+        p.sender_type,
+        p.sender_index,
+        p.proposal_type,
+        PyBytes::new(py, p.body),
+        PyBytes::new(py, p.authenticated_data),
+    ))
+}
+
+type VerifiedProposalPy<'py> = (
+    u8,
+    u32,
+    u16,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    u64,
+    Option<Credential>,
+);
+
+/// Verify a proposal PublicMessage of this group (bare for the RCC.16 types, so OpenMLS
+/// cannot process them; any other proposal too): the membership tag and the signature of a
+/// member sender against the message's epoch (the current one or a past one whose secrets
+/// the group keeps, with the member's key of that epoch), or the signature of an external
+/// sender (current epoch). Returns `(sender_type, sender_index, proposal_type, body,
+/// authenticated_data, epoch, credential)`, the credential being the member sender's in
+/// that epoch (None for an external sender).
+#[pyfunction]
+fn rcs_verify_proposal<'py>(
+    py: Python<'py>,
+    group: PyRef<'_, Group>,
+    message: BytesIn,
+) -> PyResult<VerifiedProposalPy<'py>> {
+    let group: &Group = &group;
+    let (st, si, pt, body, aad, epoch, credential) =
+        py.detach(|| -> Result<VerifiedProposal> {
+            let g = lock(group)?;
+            verify_bare(&g, &group.client, &message)
+        })?;
+    Ok((
+        st,
+        si,
+        pt,
+        PyBytes::new(py, &body),
+        PyBytes::new(py, &aad),
+        epoch,
+        credential.map(|inner| Credential { inner }),
+    ))
+}
+
+/// One commit (adds, removes, new group context extensions, pending proposals) whose
+/// Welcome carries `welcome_extensions` in its GroupInfo: RCC.16's Welcome-only secrets
+/// (subject key 0xF005, icon key 0xF003). The commit's own GroupInfo would carry them too,
+/// so none is returned: export one with `Group.export_group_info` after the merge.
+#[pyfunction]
+#[pyo3(signature = (group, *, add=Vec::new(), remove=Vec::new(), group_context_extensions=None, welcome_extensions=Vec::new()))]
+fn rcs_commit(
+    py: Python<'_>,
+    group: PyRef<'_, Group>,
+    add: Vec<PyRef<'_, KeyPackage>>,
+    remove: Vec<u32>,
+    group_context_extensions: Option<Vec<(u16, Vec<u8>)>>,
+    welcome_extensions: Vec<(u16, Vec<u8>)>,
+) -> PyResult<CommitResult> {
+    let group: &Group = &group;
+    let adds: Vec<openmls::prelude::KeyPackage> = add.iter().map(|k| k.inner.clone()).collect();
+    let gce = group_context_extensions
+        .map(|e| {
+            extensions_from_pairs(&e).and_then(|v| {
+                Extensions::from_vec(v)
+                    .map_err(|e| Error::InvalidArgument(format!("extensions: {e}")))
+            })
+        })
+        .transpose()?;
+    let gi_exts = extensions_from_pairs(&welcome_extensions)?;
+    let out = py.detach(|| -> Result<CommitBytes> {
+        let mut g = lock(group)?;
+        let c = &group.client;
+        if g.pending_commit().is_some() {
+            return Err(Error::GroupState("a commit is already pending".into()));
+        }
+        if !g.is_active() {
+            return Err(Error::GroupState(
+                "this member was removed from the group".into(),
+            ));
+        }
+        let own = g.own_leaf_index().u32();
+        for r in &remove {
+            if *r == own {
+                return Err(Error::InvalidArgument(
+                    "cannot remove yourself by commit".into(),
+                ));
+            }
+            if g.member_at(LeafNodeIndex::new(*r)).is_none() {
+                return Err(Error::InvalidArgument(format!("no member at leaf {r}")));
+            }
+        }
+        let mut builder = g
+            .commit_builder()
+            .consume_proposal_store(true)
+            .propose_adds(adds)
+            .propose_removals(remove.into_iter().map(LeafNodeIndex::new));
+        if let Some(exts) = gce {
+            builder = builder
+                .propose_group_context_extensions(exts)
+                .map_err(classify)?;
+        }
+        let mut loaded = builder.load_psks(c.provider.storage()).map_err(classify)?;
+        if !gi_exts.is_empty() {
+            loaded = loaded
+                .create_group_info_with_extensions(gi_exts)
+                .map_err(|e| Error::InvalidArgument(format!("GroupInfo extensions: {e}")))?;
+        }
+        let bundle = loaded
+            .build(c.provider.rand(), c.provider.crypto(), &*c.signer, |_| true)
+            .map_err(classify)?
+            .stage_commit(&c.provider)
+            .map_err(classify)?;
+        let mut bytes = CommitBytes::from_bundle(bundle)?;
+        bytes.group_info = None;
+        Ok(bytes)
+    })?;
+    Ok(out.into_py(py))
+}
+
+type JoinedPy = (Group, Vec<(u16, Vec<u8>)>);
+
+/// Join from a Welcome (MLSMessage bytes) and return the group with the extensions of the
+/// Welcome's GroupInfo (verified: the join checks the GroupInfo signature).
+#[pyfunction]
+#[pyo3(signature = (client, welcome, *, ratchet_tree=None, config=None))]
+fn rcs_join_group(
+    py: Python<'_>,
+    client: PyRef<'_, Client>,
+    welcome: BytesIn,
+    ratchet_tree: Option<BytesIn>,
+    config: Option<PyRef<'_, GroupConfig>>,
+) -> PyResult<JoinedPy> {
+    let join_config = config.map(|c| c.join_config()).unwrap_or_else(|| {
+        GroupConfig {
+            public_handshake: true,
+            ..GroupConfig::default()
+        }
+        .join_config()
+    });
+    let core = client.core.clone();
+    let (group, exts) = py.detach(|| -> Result<(MlsGroup, Vec<Extension>)> {
+        let msg = MlsMessageIn::tls_deserialize_exact(&*welcome)
+            .map_err(|e| Error::Parse(format!("not an MLSMessage: {e}")))?;
+        let MlsMessageBodyIn::Welcome(welcome) = msg.extract() else {
+            return Err(Error::InvalidArgument(
+                "the MLSMessage is not a Welcome".into(),
+            ));
+        };
+        let tree = ratchet_tree
+            .as_deref()
+            .map(|t| {
+                RatchetTreeIn::tls_deserialize_exact(t)
+                    .map_err(|e| Error::Parse(format!("not a ratchet tree: {e}")))
+            })
+            .transpose()?;
+        let mut builder = StagedWelcome::build_from_welcome(&core.provider, &join_config, welcome)
+            .map_err(classify)?;
+        let exts: Vec<Extension> = builder
+            .processed_welcome()
+            .unverified_group_info()
+            .extensions()
+            .iter()
+            .cloned()
+            .collect();
+        if let Some(t) = tree {
+            builder = builder.with_ratchet_tree(t);
+        }
+        let staged = builder.build().map_err(classify)?;
+        let group = staged.into_group(&core.provider).map_err(classify)?;
+        Ok((group, exts))
+    })?;
+    let pairs = extensions_to_pairs(exts.iter())?;
+    Ok((Group::new(client.core.clone(), group), pairs))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(rcs_next_generation, m)?)?;
+    m.add_function(wrap_pyfunction!(rcs_encrypt_with_generation, m)?)?;
+    m.add_function(wrap_pyfunction!(rcs_private_message_sender, m)?)?;
+    m.add_function(wrap_pyfunction!(rcs_message_info, m)?)?;
+    m.add_function(wrap_pyfunction!(rcs_create_proposal, m)?)?;
+    m.add_function(wrap_pyfunction!(rcs_parse_proposal, m)?)?;
+    m.add_function(wrap_pyfunction!(rcs_verify_proposal, m)?)?;
+    m.add_function(wrap_pyfunction!(rcs_commit, m)?)?;
+    m.add_function(wrap_pyfunction!(rcs_join_group, m)?)?;
+    m.add("RCS_PROPOSAL_RCS_SIGNATURE", PROPOSAL_RCS_SIGNATURE)?;
+    m.add("RCS_PROPOSAL_SELF_REMOVE", PROPOSAL_SELF_REMOVE)?;
+    m.add("RCS_PROPOSAL_SERVER_REMOVE", PROPOSAL_SERVER_REMOVE)?;
     Ok(())
 }
