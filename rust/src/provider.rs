@@ -28,10 +28,20 @@ impl Provider {
         }
     }
 
+    /// Open (or create) an SQLite store. A new file is made readable by its owner
+    /// only (it holds private keys; see the README on keys at rest).
     pub fn open(path: &Path, options: SqliteOptions) -> Result<Self> {
+        let created = !path.exists();
+        let storage = KvStorage::open_sqlite(path, options)?;
+        #[cfg(unix)]
+        if created {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::Storage(format!("cannot restrict {}: {e}", path.display())))?;
+        }
         Ok(Self {
             crypto: RustCrypto::default(),
-            storage: KvStorage::open_sqlite(path, options)?,
+            storage,
         })
     }
 
