@@ -1,6 +1,7 @@
 """Stubs of the native extension ``rcs_mls._native`` (hand-written; see rust/src/)."""
 
 import os
+import pathlib
 from typing import Self, final
 
 from rcs_mls._types import Ciphersuite
@@ -299,8 +300,12 @@ class Client:
         proposal_types: list[int] = ...,
         busy_timeout: float = 5.0,
     ) -> Client: ...
+    @staticmethod
+    def list_identities(
+        path: str | os.PathLike[str],
+    ) -> list[tuple[Credential, bytes, Ciphersuite]]: ...
     @property
-    def path(self) -> str | None: ...
+    def path(self) -> pathlib.Path | None: ...
     @property
     def ciphersuite(self) -> Ciphersuite: ...
     @property

@@ -290,6 +290,42 @@ impl Client {
         })
     }
 
+    /// The identities kept in the SQLite store at `path`, as ``(credential,
+    /// signature_public_key, ciphersuite)``: one per store (a store is one device).
+    /// Opening does not create the file; raises StorageError if it is not a store.
+    #[staticmethod]
+    fn list_identities(
+        py: Python<'_>,
+        path: PathBuf,
+    ) -> PyResult<Vec<(Credential, Py<PyBytes>, Py<PyAny>)>> {
+        let options = SqliteOptions {
+            create: false,
+            ..SqliteOptions::default()
+        };
+        let provider = py.detach(|| Provider::open(&path, options))?;
+        let Some(bytes) = provider
+            .storage()
+            .get_app(IDENTITY_KEY)
+            .map_err(Error::from)?
+        else {
+            return Ok(Vec::new());
+        };
+        let rec: IdentityRecord = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Storage(format!("the stored identity is corrupted: {e}")))?;
+        let credential = Credential {
+            inner: openmls::prelude::Credential::tls_deserialize_exact(&rec.credential)
+                .map_err(|e| Error::Storage(format!("the stored credential is corrupted: {e}")))?,
+        };
+        let keys = SignatureKeyPair::from_stored(&rec.signature_keys)
+            .map_err(|e| Error::Storage(format!("the stored signature key is corrupted: {e}")))?;
+        let suite = py_suite(py, suite_from_u16(rec.ciphersuite)?)?;
+        Ok(vec![(
+            credential,
+            PyBytes::new(py, keys.inner.public()).unbind(),
+            suite,
+        )])
+    }
+
     /// The SQLite file of this client's store, or None in memory.
     #[getter]
     fn path(&self) -> Option<PathBuf> {

@@ -27,7 +27,7 @@
 //! a wrong value: after every send the generation read back is checked to have advanced by
 //! exactly one.
 
-use std::sync::MutexGuard;
+use std::sync::{Mutex, MutexGuard};
 
 use openmls::prelude::*;
 use openmls_traits::crypto::OpenMlsCrypto;
@@ -202,11 +202,46 @@ fn next_generation(store: &SecretsStore, own: u32) -> Result<u32> {
     }
 }
 
-fn lock(group: &Group) -> Result<MutexGuard<'_, MlsGroup>> {
-    group
-        .inner
+fn lock(inner: &Mutex<MlsGroup>) -> Result<MutexGuard<'_, MlsGroup>> {
+    inner
         .lock()
         .map_err(|_| Error::Library("the group lock is poisoned".into()))
+}
+
+/// Replace the in-memory group with the state in the store.
+fn reload(g: &mut MlsGroup, c: &ClientCore) -> Result<()> {
+    if let Some(fresh) = MlsGroup::load(c.provider.storage(), g.group_id())
+        .map_err(|e| Error::Storage(format!("{e:?}")))?
+    {
+        *g = fresh;
+    }
+    Ok(())
+}
+
+/// One operation on a group, as the binding's own `Group` methods run them: the GIL
+/// released, serialised with the client's other operations in one store transaction
+/// (`ClientCore::run`), the group reloaded first if another connection changed the store
+/// and reloaded from the store if the operation fails.
+fn with_group<T: Send>(
+    py: Python<'_>,
+    group: &Group,
+    f: impl FnOnce(&mut MlsGroup, &ClientCore) -> Result<T> + Send,
+) -> PyResult<T> {
+    let client = &group.client;
+    let inner = &group.inner;
+    Ok(py.detach(|| {
+        let result = client.run(|stale| {
+            let mut g = lock(inner)?;
+            if stale {
+                reload(&mut g, client)?;
+            }
+            f(&mut g, client)
+        });
+        if result.is_err() {
+            let _ = client.run_plain(|| reload(&mut *lock(inner)?, client));
+        }
+        result
+    })?)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -723,12 +758,10 @@ fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProp
 /// application ratchet in the current epoch).
 #[pyfunction]
 fn rcs_next_generation(py: Python<'_>, group: PyRef<'_, Group>) -> PyResult<u32> {
-    let group: &Group = &group;
-    Ok(py.detach(|| -> Result<u32> {
-        let g = lock(group)?;
-        let store = load_secrets(&g, &group.client)?;
+    with_group(py, &group, |g, c| {
+        let store = load_secrets(g, c)?;
         next_generation(&store, g.own_leaf_index().u32())
-    })?)
+    })
 }
 
 /// Encrypt `plaintext` as an application message after writing, big-endian at
@@ -743,29 +776,26 @@ fn rcs_encrypt_with_generation<'py>(
     authenticated_data: Option<BytesIn>,
     generation_offset: usize,
 ) -> PyResult<(Bound<'py, PyBytes>, u32)> {
-    let group: &Group = &group;
     let aad = authenticated_data.map(|a| a.to_vec()).unwrap_or_default();
     let mut plain = plaintext.to_vec();
     let end = generation_offset
         .checked_add(4)
         .filter(|e| *e <= plain.len())
         .ok_or_else(|| Error::InvalidArgument("generation_offset outside the plaintext".into()))?;
-    let (bytes, generation) = py.detach(|| -> Result<(Vec<u8>, u32)> {
-        let mut g = lock(group)?;
-        let c = &group.client;
+    let (bytes, generation) = with_group(py, &group, move |g, c| {
         if g.pending_commit().is_some() {
             return Err(Error::GroupState(
                 "a commit is pending: merge or clear it before sending".into(),
             ));
         }
         let own = g.own_leaf_index().u32();
-        let generation = next_generation(&load_secrets(&g, c)?, own)?;
+        let generation = next_generation(&load_secrets(g, c)?, own)?;
         plain[generation_offset..end].copy_from_slice(&generation.to_be_bytes());
         g.set_aad(aad);
         let out = g
             .create_message(&c.provider, &*c.signer, &plain)
             .map_err(classify)?;
-        let after = next_generation(&load_secrets(&g, c)?, own)?;
+        let after = next_generation(&load_secrets(g, c)?, own)?;
         if after != generation.wrapping_add(1) {
             return Err(Error::Library(format!(
                 "the application ratchet moved from {generation} to {after}: the stored \
@@ -788,26 +818,24 @@ fn rcs_private_message_sender(
     group: PyRef<'_, Group>,
     message: BytesIn,
 ) -> PyResult<Option<(u32, u32, u64)>> {
-    let group: &Group = &group;
-    Ok(py.detach(|| -> Result<Option<(u32, u32, u64)>> {
+    with_group(py, &group, |g, c| {
         let m = parse_private(&message)?;
-        let g = lock(group)?;
         if m.group_id != g.group_id().as_slice() {
             return Err(Error::Validation("the message is for another group".into()));
         }
-        let store = load_secrets(&g, &group.client)?;
+        let store = load_secrets(g, c)?;
         let Some((secrets, _)) = secrets_for_epoch(&store, g.epoch().as_u64(), m.epoch) else {
             return Ok(None);
         };
         let suite = g.ciphersuite();
         let sender = decrypt_sender_data(
-            &group.client,
+            c,
             suite,
             secrets.sender_data_secret.secret.value.as_slice(),
             &m,
         )?;
         Ok(sender.map(|(leaf, generation)| (leaf, generation, m.epoch)))
-    })?)
+    })
 }
 
 /// The header of an MLSMessage: `(wire_format, group_id, epoch, content_type)`; the last
@@ -834,12 +862,10 @@ fn rcs_create_proposal<'py>(
     body: Option<BytesIn>,
     authenticated_data: Option<BytesIn>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let group: &Group = &group;
     let body = body.map(|b| b.to_vec()).unwrap_or_default();
     let aad = authenticated_data.map(|a| a.to_vec()).unwrap_or_default();
-    let bytes = py.detach(|| -> Result<Vec<u8>> {
-        let g = lock(group)?;
-        build_bare(&g, &group.client, proposal_type, &body, &aad)
+    let bytes = with_group(py, &group, |g, c| {
+        build_bare(g, c, proposal_type, &body, &aad)
     })?;
     Ok(PyBytes::new(py, &bytes))
 }
@@ -894,12 +920,8 @@ fn rcs_verify_proposal<'py>(
     group: PyRef<'_, Group>,
     message: BytesIn,
 ) -> PyResult<VerifiedProposalPy<'py>> {
-    let group: &Group = &group;
     let (st, si, pt, body, aad, epoch, credential) =
-        py.detach(|| -> Result<VerifiedProposal> {
-            let g = lock(group)?;
-            verify_bare(&g, &group.client, &message)
-        })?;
+        with_group(py, &group, |g, c| verify_bare(g, c, &message))?;
     Ok((
         st,
         si,
@@ -925,7 +947,6 @@ fn rcs_commit(
     group_context_extensions: Option<Vec<(u16, Vec<u8>)>>,
     welcome_extensions: Vec<(u16, Vec<u8>)>,
 ) -> PyResult<CommitResult> {
-    let group: &Group = &group;
     let adds: Vec<openmls::prelude::KeyPackage> = add.iter().map(|k| k.inner.clone()).collect();
     let gce = group_context_extensions
         .map(|e| {
@@ -936,9 +957,7 @@ fn rcs_commit(
         })
         .transpose()?;
     let gi_exts = extensions_from_pairs(&welcome_extensions)?;
-    let out = py.detach(|| -> Result<CommitBytes> {
-        let mut g = lock(group)?;
-        let c = &group.client;
+    let out = with_group(py, &group, move |g, c| {
         if g.pending_commit().is_some() {
             return Err(Error::GroupState("a commit is already pending".into()));
         }
@@ -1022,21 +1041,25 @@ fn rcs_join_group(
                     .map_err(|e| Error::Parse(format!("not a ratchet tree: {e}")))
             })
             .transpose()?;
-        let mut builder = StagedWelcome::build_from_welcome(&core.provider, &join_config, welcome)
-            .map_err(classify)?;
-        let exts: Vec<Extension> = builder
-            .processed_welcome()
-            .unverified_group_info()
-            .extensions()
-            .iter()
-            .cloned()
-            .collect();
-        if let Some(t) = tree {
-            builder = builder.with_ratchet_tree(t);
-        }
-        let staged = builder.build().map_err(classify)?;
-        let group = staged.into_group(&core.provider).map_err(classify)?;
-        Ok((group, exts))
+        core.run(|_| {
+            let mut builder =
+                StagedWelcome::build_from_welcome(&core.provider, &join_config, welcome)
+                    .map_err(classify)?;
+            let exts: Vec<Extension> = builder
+                .processed_welcome()
+                .unverified_group_info()
+                .extensions()
+                .iter()
+                .cloned()
+                .collect();
+            if let Some(t) = tree {
+                builder = builder.with_ratchet_tree(t);
+            }
+            let staged = builder.build().map_err(classify)?;
+            let group = staged.into_group(&core.provider).map_err(classify)?;
+            core.record_group(&group)?;
+            Ok((group, exts))
+        })
     })?;
     let pairs = extensions_to_pairs(exts.iter())?;
     Ok((Group::new(client.core.clone(), group), pairs))

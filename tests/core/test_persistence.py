@@ -63,6 +63,12 @@ def test_open_creates_and_reopens(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="needs credential"):
         Client.open(tmp_path / "new.db")
     assert Client(Credential.basic(b"m"), SignatureKeyPair.generate(SUITE), SUITE).path is None
+    [(cred, public_key, suite)] = Client.list_identities(path)
+    assert cred.identity == b"alice" and public_key == alice.signature_public_key
+    assert suite == SUITE
+    with pytest.raises(StorageError):
+        Client.list_identities(tmp_path / "missing.db")
+    assert not (tmp_path / "missing.db").exists()
 
 
 def test_restart_continues_in_both_directions(tmp_path: Path) -> None:
