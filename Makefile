@@ -11,6 +11,7 @@ release:
 
 test:
 	python -m pytest
+	cargo test --lib -q
 
 lint:
 	cargo fmt --check

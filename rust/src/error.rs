@@ -170,3 +170,80 @@ impl From<crate::storage::StorageError> for Error {
         Error::Storage(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openmls::prelude::{
+        KeyPackageVerifyError, MlsGroupStateError, ProcessMessageError,
+        ValidationError as MlsValidation,
+    };
+
+    type Pme = ProcessMessageError<String>;
+
+    #[test]
+    fn process_errors_map_to_their_family() {
+        assert!(matches!(
+            map_process(Pme::ValidationError(MlsValidation::WrongEpoch)),
+            Error::WrongEpoch(_)
+        ));
+        assert!(matches!(
+            map_process(Pme::ValidationError(MlsValidation::InvalidSignature)),
+            Error::InvalidSignature(_)
+        ));
+        assert!(matches!(
+            map_process(Pme::ValidationError(MlsValidation::NoPastEpochData)),
+            Error::WrongEpoch(_)
+        ));
+        assert!(matches!(
+            map_process(Pme::ValidationError(MlsValidation::UnknownMember)),
+            Error::Validation(_)
+        ));
+        assert!(matches!(
+            map_process(Pme::GroupStateError(MlsGroupStateError::UseAfterEviction)),
+            Error::GroupState(_)
+        ));
+        assert!(matches!(
+            map_process(Pme::StorageError("disk".into())),
+            Error::Storage(_)
+        ));
+        assert!(matches!(
+            map_process(Pme::IncompatibleWireFormat),
+            Error::Validation(_)
+        ));
+    }
+
+    #[test]
+    fn decryption_failures_say_nothing() {
+        let e = Error::Decryption;
+        assert_eq!(e.to_string(), "the message could not be decrypted");
+    }
+
+    #[test]
+    fn key_package_errors() {
+        assert!(matches!(
+            map_kp_verify(KeyPackageVerifyError::InvalidSignature),
+            Error::InvalidSignature(_)
+        ));
+        assert!(matches!(
+            map_kp_verify(KeyPackageVerifyError::MissingLifetime),
+            Error::KeyPackageExpired(_)
+        ));
+        assert!(matches!(
+            map_kp_verify(KeyPackageVerifyError::InitKeyEqualsEncryptionKey),
+            Error::Validation(_)
+        ));
+    }
+
+    #[test]
+    fn classify_by_family() {
+        assert!(matches!(
+            classify(MlsGroupStateError::PendingCommit),
+            Error::GroupState(_)
+        ));
+        assert!(matches!(
+            classify(MlsGroupStateError::UseAfterEviction),
+            Error::GroupState(_)
+        ));
+    }
+}
