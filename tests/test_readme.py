@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from rcs_mls.__main__ import main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -30,6 +32,8 @@ def test_quick_start_has_exactly_two_commands() -> None:
     assert 'pip install ".[test]" && python -m pytest' in ci
 
 
-def test_demo_runs(capsys: object) -> None:
-    assert main(["demo"]) == 0
-    assert main(["demo", "--suite", "1"]) == 0
+def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    # The demo is the RCS one (ciphersuite 0x0002); tests/rcs/test_conversation.py checks
+    # every event it produces.
+    assert main(["demo", "--file-size", "1"]) == 0
+    assert "no content in clear" in capsys.readouterr().out

@@ -469,6 +469,16 @@ def rcs_create_proposal(
     *,
     authenticated_data: _Bytes | None = None,
 ) -> bytes: ...
+def rcs_create_external_proposal(
+    signature_keys: SignatureKeyPair,
+    group_id: _Bytes,
+    epoch: int,
+    sender_index: int,
+    proposal_type: int,
+    body: _Bytes | None = None,
+    *,
+    authenticated_data: _Bytes | None = None,
+) -> bytes: ...
 def rcs_parse_proposal(message: _Bytes) -> tuple[bytes, int, int, int, int, bytes, bytes]: ...
 def rcs_verify_proposal(
     group: Group, message: _Bytes

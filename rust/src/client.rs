@@ -84,6 +84,9 @@ impl ClientCore {
     }
 }
 
+/// `(credential, signature public key, ciphersuite)` of a stored identity.
+type IdentityInfo = (Credential, Py<PyBytes>, Py<PyAny>);
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct IdentityRecord {
     credential: Vec<u8>,
@@ -297,7 +300,7 @@ impl Client {
     fn list_identities(
         py: Python<'_>,
         path: PathBuf,
-    ) -> PyResult<Vec<(Credential, Py<PyBytes>, Py<PyAny>)>> {
+    ) -> PyResult<Vec<IdentityInfo>> {
         let options = SqliteOptions {
             create: false,
             ..SqliteOptions::default()

@@ -24,10 +24,11 @@
 //! The JSON layout mirrored here is the one OpenMLS 0.9.2 writes (serde, through any
 //! `StorageProvider`: the memory store and the binding's key/value store both use
 //! serde_json). A layout change in OpenMLS shows up as a `LibraryError` saying so, never as
-//! a wrong value: after every send the generation read back is checked to have advanced by
-//! exactly one.
+//! a wrong value: every send decrypts the sender data of the message it made and checks
+//! the generation it wrote into the payload against it.
 
-use std::sync::{Mutex, MutexGuard};
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use openmls::prelude::*;
 use openmls_traits::crypto::OpenMlsCrypto;
@@ -39,9 +40,10 @@ use pyo3::types::PyBytes;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use tls_codec::{Deserialize as _, Serialize as _, VLBytes};
+use zeroize::Zeroizing;
 
 use crate::client::{Client, ClientCore};
-use crate::credentials::Credential;
+use crate::credentials::{Credential, SignatureKeyPair, SigningKey};
 use crate::error::{classify, Error, Result};
 use crate::group::{
     extensions_from_pairs, extensions_to_pairs, CommitBytes, CommitResult, Group, GroupConfig,
@@ -152,10 +154,20 @@ struct SecretsStore {
 impl Entity<CURRENT_VERSION> for SecretsStore {}
 impl traits::MessageSecrets<CURRENT_VERSION> for SecretsStore {}
 
-fn load_secrets(g: &MlsGroup, c: &ClientCore) -> Result<SecretsStore> {
+/// The same record read for the current epoch only: the past epoch trees (each with the
+/// whole roster and its credentials) are skipped, not built.
+#[derive(Serialize, Deserialize)]
+struct CurrentSecrets {
+    message_secrets: MessageSecretsMirror,
+}
+
+impl Entity<CURRENT_VERSION> for CurrentSecrets {}
+impl traits::MessageSecrets<CURRENT_VERSION> for CurrentSecrets {}
+
+fn load<T: traits::MessageSecrets<CURRENT_VERSION>>(g: &MlsGroup, c: &ClientCore) -> Result<T> {
     c.provider
         .storage()
-        .message_secrets::<GroupId, SecretsStore>(g.group_id())
+        .message_secrets::<GroupId, T>(g.group_id())
         .map_err(|e| {
             Error::Library(format!(
                 "the stored message secrets do not have the layout of OpenMLS 0.9.2: {e:?}"
@@ -164,25 +176,30 @@ fn load_secrets(g: &MlsGroup, c: &ClientCore) -> Result<SecretsStore> {
         .ok_or_else(|| Error::Library("no message secrets stored for this group".into()))
 }
 
-/// The secrets of `epoch` (the current one or a kept past one) and, for a past epoch, its
-/// members.
-fn secrets_for_epoch(
-    store: &SecretsStore,
-    current: u64,
-    epoch: u64,
-) -> Option<(&MessageSecretsMirror, Option<&[Member]>)> {
-    if epoch == current {
-        return Some((&store.message_secrets, None));
-    }
-    store
-        .past_epoch_trees
-        .iter()
-        .find(|t| t.epoch == epoch)
-        .map(|t| (&t.message_secrets, Some(t.leaves.as_slice())))
+fn load_current(g: &MlsGroup, c: &ClientCore) -> Result<MessageSecretsMirror> {
+    Ok(load::<CurrentSecrets>(g, c)?.message_secrets)
 }
 
-fn next_generation(store: &SecretsStore, own: u32) -> Result<u32> {
-    let tree = &store.message_secrets.secret_tree;
+/// The message secrets of `epoch` (the current one or a kept past one) and, for a past
+/// epoch, its members; None when the group keeps no secrets for it.
+fn secrets_for_epoch(
+    g: &MlsGroup,
+    c: &ClientCore,
+    epoch: u64,
+) -> Result<Option<(MessageSecretsMirror, Option<Vec<Member>>)>> {
+    if epoch == g.epoch().as_u64() {
+        return Ok(Some((load_current(g, c)?, None)));
+    }
+    let store: SecretsStore = load(g, c)?;
+    Ok(store
+        .past_epoch_trees
+        .into_iter()
+        .find(|t| t.epoch == epoch)
+        .map(|t| (t.message_secrets, Some(t.leaves))))
+}
+
+fn next_generation(secrets: &MessageSecretsMirror, own: u32) -> Result<u32> {
+    let tree = &secrets.secret_tree;
     if tree.own_index != own {
         return Err(Error::Library(
             "the stored secret tree is not this member's".into(),
@@ -200,6 +217,103 @@ fn next_generation(store: &SecretsStore, own: u32) -> Result<u32> {
             "the own application ratchet is a decryption ratchet".into(),
         )),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// A cache of what the hot path reads from the store
+// ---------------------------------------------------------------------------------------
+
+/// Per group (of one client): the epoch, its sender data secret and, once known, the next
+/// generation of this member's application ratchet. Reading them from the store means
+/// deserialising the whole `MessageSecretsStore` (all kept epochs, each with its roster),
+/// milliseconds in a large group; the cache saves that on every message. It is never
+/// trusted blindly: a send checks the sender data of the message it made (and re-reads
+/// the store on a mismatch), and a receive re-reads the store when the cached secret does
+/// not decrypt.
+struct Cached {
+    epoch: u64,
+    sender_data_secret: Zeroizing<Vec<u8>>,
+    next_generation: Option<u32>,
+}
+
+type CacheKey = (usize, Vec<u8>);
+
+static CACHE: LazyLock<Mutex<HashMap<CacheKey, Cached>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn cache_key(g: &MlsGroup, c: &ClientCore) -> CacheKey {
+    (
+        c as *const ClientCore as usize,
+        g.group_id().as_slice().to_vec(),
+    )
+}
+
+fn cache() -> Result<MutexGuard<'static, HashMap<CacheKey, Cached>>> {
+    CACHE
+        .lock()
+        .map_err(|_| Error::Library("the secrets cache lock is poisoned".into()))
+}
+
+/// The current epoch's sender data secret and next generation, from the cache or the store.
+fn current_sender_state(
+    g: &MlsGroup,
+    c: &ClientCore,
+    fresh: bool,
+) -> Result<(Zeroizing<Vec<u8>>, u32)> {
+    let key = cache_key(g, c);
+    let epoch = g.epoch().as_u64();
+    if !fresh {
+        if let Some(entry) = cache()?.get(&key) {
+            if let (true, Some(generation)) = (entry.epoch == epoch, entry.next_generation) {
+                return Ok((entry.sender_data_secret.clone(), generation));
+            }
+        }
+    }
+    let secrets = load_current(g, c)?;
+    let generation = next_generation(&secrets, g.own_leaf_index().u32())?;
+    let secret = Zeroizing::new(secrets.sender_data_secret.secret.value.as_slice().to_vec());
+    cache()?.insert(
+        key,
+        Cached {
+            epoch,
+            sender_data_secret: secret.clone(),
+            next_generation: Some(generation),
+        },
+    );
+    Ok((secret, generation))
+}
+
+/// The current epoch's sender data secret, from the cache or the store.
+fn current_sender_data_secret(
+    g: &MlsGroup,
+    c: &ClientCore,
+    fresh: bool,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let key = cache_key(g, c);
+    let epoch = g.epoch().as_u64();
+    if !fresh {
+        if let Some(entry) = cache()?.get(&key) {
+            if entry.epoch == epoch {
+                return Ok(entry.sender_data_secret.clone());
+            }
+        }
+    }
+    let secrets = load_current(g, c)?;
+    let secret = Zeroizing::new(secrets.sender_data_secret.secret.value.as_slice().to_vec());
+    let mut map = cache()?;
+    let keep = map
+        .get(&key)
+        .filter(|e| e.epoch == epoch)
+        .and_then(|e| e.next_generation);
+    map.insert(
+        key,
+        Cached {
+            epoch,
+            sender_data_secret: secret.clone(),
+            next_generation: keep,
+        },
+    );
+    Ok(secret)
 }
 
 fn lock(inner: &Mutex<MlsGroup>) -> Result<MutexGuard<'_, MlsGroup>> {
@@ -608,8 +722,8 @@ fn build_bare(
         ));
     }
     let suite = g.ciphersuite();
-    let store = load_secrets(g, c)?;
-    let context = store.message_secrets.serialized_context.as_slice();
+    let secrets = load_current(g, c)?;
+    let context = secrets.serialized_context.as_slice();
     let mut content = Vec::with_capacity(aad.len() + g.group_id().as_slice().len() + 24);
     put_vl(&mut content, g.group_id().as_slice())?;
     content.extend_from_slice(&g.epoch().as_u64().to_be_bytes());
@@ -634,7 +748,7 @@ fn build_bare(
         .crypto()
         .hmac(
             suite.hash_algorithm(),
-            store.message_secrets.membership_key.secret.value.as_slice(),
+            secrets.membership_key.secret.value.as_slice(),
             &tbm,
         )
         .map_err(|e| Error::Library(format!("hmac: {e:?}")))?;
@@ -645,6 +759,43 @@ fn build_bare(
     out.extend_from_slice(&content);
     out.extend_from_slice(&auth);
     put_vl(&mut out, tag.as_slice())?;
+    Ok(out)
+}
+
+/// A PublicMessage from an external sender (RFC 9420 §6: no GroupContext in the signed
+/// content, no membership tag) carrying one bare RCC.16 proposal: a server's ServerRemove.
+fn build_external_bare(
+    signer: &SigningKey,
+    group_id: &[u8],
+    epoch: u64,
+    sender_index: u32,
+    proposal_type: u16,
+    body: &[u8],
+    aad: &[u8],
+) -> Result<Vec<u8>> {
+    if bare_body_len(proposal_type) != Some(body.len()) {
+        return Err(Error::InvalidArgument(format!(
+            "proposal 0x{proposal_type:04x}: 0xF002 and 0xF003 are empty, 0xF004 is 4 bytes"
+        )));
+    }
+    let mut content = Vec::with_capacity(aad.len() + group_id.len() + 24);
+    put_vl(&mut content, group_id)?;
+    content.extend_from_slice(&epoch.to_be_bytes());
+    content.push(SENDER_EXTERNAL);
+    content.extend_from_slice(&sender_index.to_be_bytes());
+    put_vl(&mut content, aad)?;
+    content.push(CONTENT_PROPOSAL);
+    content.extend_from_slice(&proposal_type.to_be_bytes());
+    content.extend_from_slice(body);
+    let tbs = content_tbs(&content, None);
+    let signature = signer
+        .sign(&sign_content("FramedContentTBS", &tbs)?)
+        .map_err(|e| Error::Library(format!("signing: {e:?}")))?;
+    let mut out = Vec::with_capacity(content.len() + signature.len() + 8);
+    out.extend_from_slice(&MLS10.to_be_bytes());
+    out.extend_from_slice(&WIRE_PUBLIC.to_be_bytes());
+    out.extend_from_slice(&content);
+    put_vl(&mut out, &signature)?;
     Ok(out)
 }
 
@@ -685,15 +836,13 @@ fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProp
     let current = g.epoch().as_u64();
     let crypto = c.provider.crypto();
     let (key, context, credential) = if p.sender_type == SENDER_MEMBER {
-        let store = load_secrets(g, c)?;
-        let (secrets, past_leaves) =
-            secrets_for_epoch(&store, current, p.epoch).ok_or_else(|| {
-                Error::WrongEpoch(format!(
-                    "the proposal is for epoch {}, the group is at epoch {current} and keeps \
+        let (secrets, past_leaves) = secrets_for_epoch(g, c, p.epoch)?.ok_or_else(|| {
+            Error::WrongEpoch(format!(
+                "the proposal is for epoch {}, the group is at epoch {current} and keeps \
                      no secrets for it",
-                    p.epoch
-                ))
-            })?;
+                p.epoch
+            ))
+        })?;
         let member = match past_leaves {
             None => g.member_at(LeafNodeIndex::new(p.sender_index)),
             Some(leaves) => leaves
@@ -758,10 +907,7 @@ fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProp
 /// application ratchet in the current epoch).
 #[pyfunction]
 fn rcs_next_generation(py: Python<'_>, group: PyRef<'_, Group>) -> PyResult<u32> {
-    with_group(py, &group, |g, c| {
-        let store = load_secrets(g, c)?;
-        next_generation(&store, g.own_leaf_index().u32())
-    })
+    with_group(py, &group, |g, c| Ok(current_sender_state(g, c, true)?.1))
 }
 
 /// Encrypt `plaintext` as an application message after writing, big-endian at
@@ -789,21 +935,34 @@ fn rcs_encrypt_with_generation<'py>(
             ));
         }
         let own = g.own_leaf_index().u32();
-        let generation = next_generation(&load_secrets(g, c)?, own)?;
-        plain[generation_offset..end].copy_from_slice(&generation.to_be_bytes());
-        g.set_aad(aad);
-        let out = g
-            .create_message(&c.provider, &*c.signer, &plain)
-            .map_err(classify)?;
-        let after = next_generation(&load_secrets(g, c)?, own)?;
-        if after != generation.wrapping_add(1) {
-            return Err(Error::Library(format!(
-                "the application ratchet moved from {generation} to {after}: the stored \
-                 secret layout is not the one this binding reads"
-            )));
+        let suite = g.ciphersuite();
+        // Two attempts: the cached state may be stale (another process or a plain
+        // `Group.encrypt` moved the ratchet); then the store is read afresh. A message
+        // made with a stale generation is dropped: it only leaves a gap in the ratchet.
+        for fresh in [false, true] {
+            let (secret, generation) = current_sender_state(g, c, fresh)?;
+            plain[generation_offset..end].copy_from_slice(&generation.to_be_bytes());
+            g.set_aad(aad.clone());
+            let out = g
+                .create_message(&c.provider, &*c.signer, &plain)
+                .map_err(classify)?;
+            let bytes = out.to_bytes().map_err(|e| Error::Library(e.to_string()))?;
+            // What a receiver will read: the sender data of the message just made must
+            // name this leaf and the generation written into the payload.
+            let sender = decrypt_sender_data(c, suite, &secret, &parse_private(&bytes)?)?;
+            if sender == Some((own, generation)) {
+                if let Some(entry) = cache()?.get_mut(&cache_key(g, c)) {
+                    entry.next_generation = generation.checked_add(1);
+                }
+                return Ok((bytes, generation));
+            }
         }
-        let bytes = out.to_bytes().map_err(|e| Error::Library(e.to_string()))?;
-        Ok((bytes, generation))
+        // Even the state read afresh from the store disagrees with what OpenMLS sent.
+        Err(Error::Library(
+            "the generation read from the store is not the one OpenMLS sent with: the \
+             stored secret layout is not the one this binding reads"
+                .into(),
+        ))
     })?;
     Ok((PyBytes::new(py, &bytes), generation))
 }
@@ -823,11 +982,20 @@ fn rcs_private_message_sender(
         if m.group_id != g.group_id().as_slice() {
             return Err(Error::Validation("the message is for another group".into()));
         }
-        let store = load_secrets(g, c)?;
-        let Some((secrets, _)) = secrets_for_epoch(&store, g.epoch().as_u64(), m.epoch) else {
+        let suite = g.ciphersuite();
+        if m.epoch == g.epoch().as_u64() {
+            // The cached secret first; if it does not decrypt, the one in the store.
+            for fresh in [false, true] {
+                let secret = current_sender_data_secret(g, c, fresh)?;
+                if let Some((leaf, generation)) = decrypt_sender_data(c, suite, &secret, &m)? {
+                    return Ok(Some((leaf, generation, m.epoch)));
+                }
+            }
+            return Ok(None);
+        }
+        let Some((secrets, _)) = secrets_for_epoch(g, c, m.epoch)? else {
             return Ok(None);
         };
-        let suite = g.ciphersuite();
         let sender = decrypt_sender_data(
             c,
             suite,
@@ -866,6 +1034,40 @@ fn rcs_create_proposal<'py>(
     let aad = authenticated_data.map(|a| a.to_vec()).unwrap_or_default();
     let bytes = with_group(py, &group, |g, c| {
         build_bare(g, c, proposal_type, &body, &aad)
+    })?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// A PublicMessage from an external sender of a group (a server listed in its
+/// external_senders extension, at `sender_index`) carrying one bare RCC.16 proposal,
+/// typically 0xF004 ServerRemove (`body` = uint32 leaf index), signed with
+/// `signature_keys`. For a delivery service, and for tests.
+#[pyfunction]
+#[pyo3(signature = (signature_keys, group_id, epoch, sender_index, proposal_type, body=None, *, authenticated_data=None))]
+#[allow(clippy::too_many_arguments)]
+fn rcs_create_external_proposal<'py>(
+    py: Python<'py>,
+    signature_keys: PyRef<'_, SignatureKeyPair>,
+    group_id: BytesIn,
+    epoch: u64,
+    sender_index: u32,
+    proposal_type: u16,
+    body: Option<BytesIn>,
+    authenticated_data: Option<BytesIn>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let signer = signature_keys.inner.clone();
+    let body = body.map(|b| b.to_vec()).unwrap_or_default();
+    let aad = authenticated_data.map(|a| a.to_vec()).unwrap_or_default();
+    let bytes = py.detach(|| {
+        build_external_bare(
+            &signer,
+            &group_id,
+            epoch,
+            sender_index,
+            proposal_type,
+            &body,
+            &aad,
+        )
     })?;
     Ok(PyBytes::new(py, &bytes))
 }
@@ -1071,6 +1273,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rcs_private_message_sender, m)?)?;
     m.add_function(wrap_pyfunction!(rcs_message_info, m)?)?;
     m.add_function(wrap_pyfunction!(rcs_create_proposal, m)?)?;
+    m.add_function(wrap_pyfunction!(rcs_create_external_proposal, m)?)?;
     m.add_function(wrap_pyfunction!(rcs_parse_proposal, m)?)?;
     m.add_function(wrap_pyfunction!(rcs_verify_proposal, m)?)?;
     m.add_function(wrap_pyfunction!(rcs_commit, m)?)?;

@@ -1,0 +1,1558 @@
+"""RCS conversations end-to-end encrypted with MLS, as GSMA RCC.16 runs them.
+
+A :class:`Conversation` is one device's view of a 1:1 chat or a group chat: an MLS group
+(ciphersuite 0x0002, handshake messages as PublicMessage, the ``era`` GroupContext
+extension) plus the RCC.16 framing around every message. Everything that leaves a
+conversation is a complete ``message/cpim`` object (RFC 3862) with the ``mls.`` headers
+(RCC.16 §7.9): :class:`Outgoing`. Everything that arrives goes through
+:meth:`Conversation.receive`, which returns one typed :class:`Event`; a message that fails
+any check becomes :class:`Rejected` and is never delivered.
+
+What travels, by inner ``Content-Type``:
+
+==============================  ==========================================================
+``message/mls``                 a PrivateMessage whose plaintext is a SecretPayload (text,
+                                FileInfo key delivery, FT descriptor, encrypted receipt,
+                                typing indication); the SecretPayload ``generation`` is the
+                                MLS generation of that very message (RCC.16 §7.5.2)
+``message/mls-rcs-client``      a commit, a proposal (SelfRemove 0xF003) or a Welcome
+``message/imdn+xml``            a signed receipt (RCC.16 §7.6): the IMDN, and in the
+                                ``mls.MLS-Derived-Content-Signature`` header an
+                                ``rcs_signature`` (0xF002) PublicMessage that signs it
+``message/mls-ft``              an encrypted group subject or icon (Annex C)
+==============================  ==========================================================
+
+Checks on receipt of an application message, in order: the required ``mls.Era-ID`` and
+``mls.Epoch-Authenticator`` headers (the era is this group's, the authenticator is the one
+of the epoch the message was encrypted in); the sender data, decrypted by this package
+(:func:`rcs_mls._native.rcs_private_message_sender`) for the sender's leaf and generation;
+the authenticated data, read from the wire before decrypting so that a mismatch does not
+use up the message's key (RCC.16 §7.5.3: message id equal to the CPIM
+``imdn.Message-ID``, this era); MLS decryption (which authenticates it); the
+SecretPayload, whose generation must equal the one in the sender data; then the content
+itself. A message that does not decrypt yields, in :attr:`Rejected.response`, the
+negative-delivery IMDN (``failed-to-decrypt``) to send back.
+
+Conversation state beyond the MLS group (pending file keys, subject and icon keys, leave
+requests, the authenticators of past epochs) lives in memory, in this object.
+
+Participants are keyed by the ``tel:`` number of their X.509 credentials; a participant
+may have several devices (leaves), and adding or removing a participant touches all of
+them in one commit. Commits are arbitrated by the delivery service (one per epoch, see
+:mod:`rcs_mls.rcs.relay`): a commit method returns the commit to submit; then call
+:meth:`Conversation.commit_accepted` (merge; returns the follow-up messages: Welcome,
+subject or icon key delivery) or :meth:`Conversation.commit_rejected` (drop it, process
+the winner, retry).
+
+Not authenticated by RCC.16, and so not checked: the CPIM ``From``, ``To`` and
+``DateTime`` headers (the network rewrites the addresses). Every RCC.16 choice this module
+makes is a named constant in :mod:`rcs_mls.rcs.profile`; where OpenMLS falls short, the
+native ``rcs_*`` functions and ``docs/openmls-gaps.md`` say what was done instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+from rcs_mls import _native
+from rcs_mls._native import (
+    ApplicationMessage,
+    Client,
+    Credential,
+    Group,
+    GroupConfig,
+    KeyPackage,
+    ProposalMessage,
+    StagedCommit,
+)
+from rcs_mls._types import ProposalType
+from rcs_mls.exceptions import (
+    CredentialError,
+    DecryptionError,
+    FileIntegrityError,
+    GroupStateError,
+    InvalidArgumentError,
+    ParseError,
+    RcsMlsError,
+    ValidationError,
+    WrongEpochError,
+)
+from rcs_mls.rcs import filecrypt, profile
+from rcs_mls.rcs.cpim import (
+    CONTENT_TYPE_MLS,
+    CONTENT_TYPE_MLS_FT,
+    CONTENT_TYPE_MLS_RCS_CLIENT,
+    HEADER_IMDN_DISPOSITION_NOTIFICATION,
+    HEADER_IMDN_MESSAGE_ID,
+    HEADER_MLS_DERIVED_CONTENT_SIGNATURE,
+    HEADER_MLS_EPOCH_AUTHENTICATOR,
+    HEADER_MLS_ERA_ID,
+    NS_IMDN,
+    NS_MLS,
+    CpimHeader,
+    CpimMessage,
+    MimeHeader,
+    format_datetime,
+)
+from rcs_mls.rcs.credentials import phone_number_of, validate_chain
+from rcs_mls.rcs.file_transfer import (
+    CONTENT_TYPE_FT_HTTP,
+    ENCRYPTED_FILE_NAME,
+    FileTransferDescriptor,
+    FileTransferInfo,
+)
+from rcs_mls.rcs.fileinfo import (
+    CONTENT_TYPE_FILE_INFO,
+    FileEncryptionInfo,
+    FileInfo,
+    FileMetadata,
+)
+from rcs_mls.rcs.imdn import (
+    CONTENT_TYPE_IMDN,
+    Imdn,
+    ImdnStatus,
+    MlsClientFailureReason,
+    MlsServerFailureReason,
+    NotificationType,
+)
+from rcs_mls.rcs.iscomposing import CONTENT_TYPE_ISCOMPOSING, ComposingState, IsComposing
+from rcs_mls.rcs.payload import ApplicationAad, SecretPayload, decode_varint, encode_varint
+
+__all__ = [
+    "CommitApplied",
+    "Conversation",
+    "ConversationEnded",
+    "Event",
+    "FailureReport",
+    "FileKeyReceived",
+    "FileOffer",
+    "IconChange",
+    "LeaveRequest",
+    "MembershipChange",
+    "Outgoing",
+    "Receipt",
+    "Rejected",
+    "SubjectChange",
+    "TextMessage",
+    "Typing",
+    "client_for_device",
+    "era_extension",
+    "metadata_commitment",
+]
+
+_TEXT_PLAIN = "text/plain;charset=UTF-8"
+_UUID4_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_ERA_RE = re.compile(r"[0-9]{1,10}")
+_SENDER_MEMBER = 1
+_SENDER_EXTERNAL = 2
+_WIRE_PUBLIC = 1
+_WIRE_PRIVATE = 2
+_WIRE_WELCOME = 3
+_CONTENT_PROPOSAL = 2
+_CONTENT_COMMIT = 3
+_AUTHENTICATOR_LENGTH = 32
+# The RCC.16 proposals OpenMLS cannot decode (bare payloads): this package handles them.
+_BARE_PROPOSALS = (
+    profile.PROPOSAL_RCS_SIGNATURE,
+    profile.PROPOSAL_SELF_REMOVE,
+    profile.PROPOSAL_SERVER_REMOVE,
+)
+# [guess] The descriptor's content type of an encrypted file: its real type is in FileInfo.
+_ENCRYPTED_CONTENT_TYPE = "application/octet-stream"
+_DISPOSITION_NOTIFICATION = "notification"
+
+# The VerifiableDerivedContent status codes of RCC.16 §7.6.3.2 / §7.6.3.3 [deployed].
+_DELIVERY_STATUS = {
+    ImdnStatus.DELIVERED: 1,
+    ImdnStatus.FAILED: 2,
+    ImdnStatus.FORBIDDEN: 3,
+    ImdnStatus.ERROR: 4,
+}
+_DISPLAY_STATUS = {ImdnStatus.DISPLAYED: 1, ImdnStatus.FORBIDDEN: 2, ImdnStatus.ERROR: 3}
+# The commitment label and GroupContext extension of the subject and of the icon.
+_METADATA = {
+    "subject": (profile.SUBJECT_COMMITMENT_LABEL, profile.EXT_SUBJECT_COMMITMENT),
+    "icon": (profile.ICON_COMMITMENT_LABEL, profile.EXT_ICON_COMMITMENT),
+}
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def era_extension(era: int = profile.ERA_INITIAL) -> tuple[int, bytes]:
+    """The ``era`` GroupContext extension: type 0xF001, a bare uint32 big-endian."""
+    return profile.EXT_ERA, era.to_bytes(4, "big")
+
+
+def metadata_commitment(label: bytes, value: bytes) -> bytes:
+    """The RCC.16 Annex C.1 commitment ``SHA-256(varint(len L) || L || varint(len V) || V)``."""
+    return hashlib.sha256(
+        encode_varint(len(label)) + label + encode_varint(len(value)) + value
+    ).digest()
+
+
+def _opaque(value: bytes) -> bytes:
+    return encode_varint(len(value)) + value
+
+
+def _unframe(value: bytes) -> bytes | None:
+    """The content of an ``opaque<V>`` extension payload, or None if it is not one."""
+    try:
+        length, offset = decode_varint(value, 0)
+    except ParseError:
+        return None
+    return value[offset:] if offset + length == len(value) else None
+
+
+def client_for_device(credential: Credential, keys: _native.SignatureKeyPair) -> Client:
+    """A :class:`Client` for one RCS device (ciphersuite 0x0002) that lists the RCC.16
+    extensions and proposals in its capabilities.
+
+    Raises:
+        InvalidArgumentError: the key is not a P-256 key, or the credential does not
+            certify it.
+    """
+    return Client(
+        credential,
+        keys,
+        profile.SUITE,
+        extension_types=list(profile.CLIENT_EXTENSION_TYPES),
+        proposal_types=list(profile.CLIENT_PROPOSAL_TYPES),
+    )
+
+
+def _participant_of(credential: Credential) -> str:
+    """The participant a credential names: its ``tel:`` number (X.509), else the identity."""
+    if credential.credential_type == "x509":
+        return phone_number_of(credential.certificates)
+    return credential.identity.decode("utf-8", "replace")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- what leaves a conversation -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A complete ``message/cpim`` object to hand to the network.
+
+    ``content_type`` is the encapsulated Content-Type (what the network sees);
+    ``kind`` says what it is for logs (``text``, ``commit``, ``welcome``...; never sent);
+    ``recipients`` is None for every participant, or the participants (``tel:`` numbers)
+    a Welcome is for; ``epoch`` the epoch the message belongs to. For a commit, ``added``
+    and ``removed`` name the participants it adds and removes.
+    """
+
+    cpim: bytes = field(repr=False)
+    message_id: str
+    content_type: str
+    kind: str
+    epoch: int
+    recipients: tuple[str, ...] | None = None
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+# --- what arrives ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something :meth:`Conversation.receive` read: ``message_id`` of the CPIM object,
+    ``sender`` the authenticated participant (``tel:`` number; None when not known),
+    ``epoch`` the MLS epoch of the message."""
+
+    message_id: str | None
+    sender: str | None
+    epoch: int
+
+
+@dataclass(frozen=True)
+class TextMessage(Event):
+    """A text (or other ``text/*``) message."""
+
+    text: str
+    content_type: str = _TEXT_PLAIN
+
+
+@dataclass(frozen=True)
+class FileKeyReceived(Event):
+    """The key of a file (FileInfo, RCC.16 §7.8.1); its descriptor follows."""
+
+    file_info: FileInfo
+
+
+@dataclass(frozen=True)
+class FileOffer(Event):
+    """A file offered with File Transfer over HTTP, with the key to decrypt it.
+
+    Download ``descriptor.file.url`` and pass the ciphertext to
+    :meth:`Conversation.decrypt_file`.
+    """
+
+    descriptor: FileTransferDescriptor
+    metadata: FileMetadata
+
+    @property
+    def file_name(self) -> str:
+        """The original file name (from FileInfo; the descriptor says ``encrypted_file``)."""
+        return self.metadata.file_name
+
+    @property
+    def content_type(self) -> str:
+        """The real content type (from FileInfo)."""
+        return self.metadata.content_type
+
+
+@dataclass(frozen=True)
+class Receipt(Event):
+    """A delivery or display notification for ``reported_message_id``.
+
+    ``signed`` is True for an RCC.16 signed receipt whose signature verified.
+    """
+
+    reported_message_id: str
+    notification: NotificationType
+    status: ImdnStatus
+    signed: bool
+
+
+@dataclass(frozen=True)
+class FailureReport(Receipt):
+    """A negative-delivery notification: the peer could not process our message."""
+
+    reason: MlsClientFailureReason | MlsServerFailureReason | None = None
+
+
+@dataclass(frozen=True)
+class Typing(Event):
+    """An is-composing indication (RFC 3994)."""
+
+    active: bool
+    refresh: int | None = None
+
+
+@dataclass(frozen=True)
+class MembershipChange(Event):
+    """A commit that added or removed devices; ``sender`` made it. ``added`` names the
+    participants (``tel:`` numbers) with devices added (new participants or new devices),
+    ``removed`` the participants no longer in the conversation.
+
+    ``removed_self`` is True when this device was removed: the conversation is over.
+    """
+
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    removed_self: bool = False
+
+
+@dataclass(frozen=True)
+class CommitApplied(Event):
+    """A commit that changed neither the participants nor ended the conversation (a key
+    update, a new subject or icon commitment)."""
+
+
+@dataclass(frozen=True)
+class ConversationEnded(Event):
+    """The ``end_mls`` extension was committed: no encrypted message is sent any more."""
+
+
+@dataclass(frozen=True)
+class LeaveRequest(Event):
+    """A device asked to leave (SelfRemove, ``sender`` its participant), or the server
+    asked to remove one (ServerRemove, ``sender`` None); commit it with
+    :meth:`Conversation.commit_leaves`."""
+
+    leaf_index: int
+
+
+@dataclass(frozen=True)
+class SubjectChange(Event):
+    """The group subject, decrypted and checked against its commitment (0xF006)."""
+
+    subject: str
+
+
+@dataclass(frozen=True)
+class IconChange(Event):
+    """The group icon, decrypted and checked against its commitment (0xF004)."""
+
+    icon: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Rejected(Event):
+    """A message that failed a check and was not delivered.
+
+    ``reason`` says which check; ``response`` is what to send back, if anything: the
+    negative-delivery IMDN for a message that could not be decrypted.
+    """
+
+    reason: str
+    response: Outgoing | None = None
+
+
+class _Reject(Exception):
+    """Internal: abort processing of one incoming message."""
+
+    def __init__(self, reason: str, *, failure: MlsClientFailureReason | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.failure = failure
+
+
+@dataclass
+class _PendingCommit:
+    kind: str
+    epoch: int
+    welcome_to: tuple[str, ...] = ()
+    welcome: bytes | None = None
+    follow_ups: list[tuple[str, FileInfo, str, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class _MetadataKey:
+    """A subject or icon key from FileInfo or the Welcome, until its ciphertext arrives."""
+
+    kind: str  # "subject" or "icon"
+    metadata: FileMetadata
+    sender: str | None = None
+
+
+# --- the conversation -------------------------------------------------------------------
+
+
+class Conversation:
+    """One device's side of an RCC.16 conversation (1:1 or group) over an MLS group.
+
+    Create one with :meth:`start` or :meth:`join`. Not thread-safe: use one conversation
+    from one thread at a time (the MLS group inside is).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        group: Group,
+        *,
+        trust_anchors: Sequence[bytes | x509.Certificate] | None = None,
+    ) -> None:
+        """Wrap an existing group; most callers want :meth:`start` or :meth:`join`.
+
+        Raises:
+            ValidationError: the group is not an RCC.16 group (no ``era`` extension).
+        """
+        self._client = client
+        self._group = group
+        self._trust_anchors = trust_anchors
+        self._own_number = _participant_of(client.credential)
+        self._pending: _PendingCommit | None = None
+        self._authenticators: dict[int, bytes] = {}
+        self._file_keys: dict[str, FileMetadata] = {}
+        self._metadata_keys: list[_MetadataKey] = []
+        # Devices that asked to leave: by a bare 0xF003 proposal (removed by value when
+        # committing), and by OpenMLS's 0x000A (in OpenMLS's proposal store).
+        self._leave_requests: dict[int, str] = {}
+        self._openmls_leaves: dict[int, str] = {}
+        self._subject: str | None = None
+        self._icon: bytes | None = None
+        if self.era is None:
+            raise ValidationError("not an RCC.16 group: no era extension (0xF001)")
+        self._remember_epoch()
+
+    # --- creating and joining -------------------------------------------------------------
+
+    @staticmethod
+    def group_config() -> GroupConfig:
+        """The RCC.16 group configuration: PublicMessage handshakes, past epochs kept, the
+        ``era`` extension at :data:`~rcs_mls.rcs.profile.ERA_INITIAL`, and the required
+        capabilities of :data:`~rcs_mls.rcs.profile.REQUIRED_EXTENSIONS`."""
+        return GroupConfig(
+            public_handshake=True,
+            max_past_epochs=profile.MAX_PAST_EPOCHS,
+            required_extensions=list(profile.REQUIRED_EXTENSIONS),
+            group_context_extensions=[era_extension()],
+        )
+
+    @classmethod
+    def start(
+        cls,
+        client: Client,
+        key_packages: Sequence[KeyPackage],
+        *,
+        group_id: str | None = None,
+        trust_anchors: Sequence[bytes | x509.Certificate] | None = None,
+    ) -> tuple[Conversation, Outgoing]:
+        """Create a conversation and the commit that adds every device of ``key_packages``.
+
+        Without ``group_id`` it is a 1:1 chat: the MLS group id is a fresh lowercase UUIDv4
+        string and the key packages must belong to exactly one other participant (and,
+        optionally, this participant's other devices). With ``group_id`` it is a group chat
+        under that RCS group id. Submit the commit, then call :meth:`commit_accepted` and
+        send the Welcome it returns.
+
+        Raises:
+            InvalidArgumentError: no key package, a 1:1 with other than one peer, or a key
+                package in another ciphersuite.
+            CredentialError: a credential does not validate against ``trust_anchors``.
+        """
+        if not key_packages:
+            raise InvalidArgumentError("a conversation starts with at least one other device")
+        own = _participant_of(client.credential)
+        others = {_participant_of(kp.credential) for kp in key_packages} - {own}
+        if group_id is None:
+            if len(others) != 1:
+                raise InvalidArgumentError("a 1:1 conversation has exactly one other participant")
+            group_id = str(uuid.uuid4())
+        elif not group_id:
+            raise InvalidArgumentError("group_id must not be empty")
+        group = client.create_group(cls.group_config(), group_id=group_id.encode("utf-8"))
+        conversation = cls(client, group, trust_anchors=trust_anchors)
+        commit = conversation.add_devices(key_packages)
+        return conversation, commit
+
+    @classmethod
+    def join(
+        cls,
+        client: Client,
+        welcome: bytes,
+        *,
+        trust_anchors: Sequence[bytes | x509.Certificate] | None = None,
+    ) -> Conversation:
+        """Join from a Welcome CPIM object. The subject and icon keys of the Welcome are
+        kept: the subject and icon are read when their ciphertexts arrive.
+
+        Raises:
+            ParseError: not a CPIM Welcome.
+            ValidationError: the era header disagrees with the group, or the group is not
+                an RCC.16 group.
+            CredentialError: a member's credential does not validate.
+            RcsMlsError: the Welcome is not for this client, or does not verify.
+        """
+        message = CpimMessage.from_bytes(welcome)
+        if message.content_type != CONTENT_TYPE_MLS_RCS_CLIENT:
+            raise ParseError("a Welcome travels as message/mls-rcs-client")
+        group, extensions = _native.rcs_join_group(client, message.body, config=cls.group_config())
+        conversation = cls(client, group, trust_anchors=trust_anchors)
+        era_header = message.header("Era-ID", NS_MLS)
+        if era_header != str(conversation.era):
+            raise ValidationError("the Welcome's mls.Era-ID is not the group's era")
+        if trust_anchors is not None:
+            for member in group.members():
+                conversation._validate(member.credential)
+        for ext_type, data in extensions:
+            kind = {profile.EXT_SUBJECT_KEY: "subject", profile.EXT_ICON_KEY: "icon"}.get(ext_type)
+            if kind is None:
+                continue
+            inner = _unframe(data)
+            try:
+                info = FileInfo.from_bytes(inner if inner is not None else b"")
+            except ParseError:
+                continue
+            slot = info.subject if kind == "subject" else info.icon
+            if slot is not None:
+                conversation._metadata_keys.append(_MetadataKey(kind, slot))
+        return conversation
+
+    @staticmethod
+    def is_welcome(data: bytes) -> bool:
+        """Whether a CPIM object carries a Welcome (to pass to :meth:`join`)."""
+        try:
+            message = CpimMessage.from_bytes(data)
+            if message.content_type != CONTENT_TYPE_MLS_RCS_CLIENT:
+                return False
+            return _native.rcs_message_info(message.body)[0] == _WIRE_WELCOME
+        except ParseError:
+            return False
+
+    # --- state ----------------------------------------------------------------------------
+
+    @property
+    def group(self) -> Group:
+        """The MLS group."""
+        return self._group
+
+    @property
+    def group_id(self) -> str:
+        """The RCS group id (group chat) or the UUIDv4 (1:1): the MLS group id as text."""
+        return self._group.group_id.decode("utf-8", "replace")
+
+    @property
+    def own_number(self) -> str:
+        """This device's participant (``tel:`` number of its credential)."""
+        return self._own_number
+
+    @property
+    def is_one_to_one(self) -> bool:
+        """Whether this is a 1:1 chat: a UUIDv4 group id and two participants."""
+        return _UUID4_RE.fullmatch(self.group_id) is not None and len(self.participants) <= 2
+
+    @property
+    def era(self) -> int | None:
+        """The group's era (extension 0xF001), or None if it has none."""
+        for ext_type, data in self._group.extensions:
+            if ext_type == profile.EXT_ERA and len(data) == 4:
+                return int.from_bytes(data, "big")
+        return None
+
+    @property
+    def epoch(self) -> int:
+        """The MLS epoch."""
+        return self._group.epoch
+
+    @property
+    def epoch_authenticator(self) -> bytes:
+        """The RFC 9420 epoch authenticator of the current epoch."""
+        return self._group.epoch_authenticator
+
+    @property
+    def ended(self) -> bool:
+        """Whether ``end_mls`` (0xF002) is in the GroupContext."""
+        return any(t == profile.EXT_END_MLS for t, _ in self._group.extensions)
+
+    @property
+    def active(self) -> bool:
+        """Whether this device is still a member."""
+        return self._group.is_active
+
+    @property
+    def participants(self) -> dict[str, list[int]]:
+        """Participants (``tel:`` numbers) and the leaf indices of their devices."""
+        out: dict[str, list[int]] = {}
+        for member in self._group.members():
+            out.setdefault(_participant_of(member.credential), []).append(member.leaf_index)
+        return out
+
+    @property
+    def subject(self) -> str | None:
+        """The last group subject read or set, or None."""
+        return self._subject
+
+    @property
+    def icon(self) -> bytes | None:
+        """The last group icon read or set, or None."""
+        return self._icon
+
+    @property
+    def has_pending_commit(self) -> bool:
+        """Whether a commit of this device waits for the delivery service's verdict."""
+        return self._pending is not None
+
+    def group_info(self) -> bytes:
+        """The current epoch's GroupInfo (MLSMessage bytes, with the ratchet tree) for the
+        delivery service. It carries no Welcome-only secret."""
+        return self._group.export_group_info()
+
+    def _remember_epoch(self) -> None:
+        if not self._group.is_active:
+            return
+        self._authenticators[self._group.epoch] = self._group.epoch_authenticator
+        for old in sorted(self._authenticators)[: -(profile.MAX_PAST_EPOCHS + 1)]:
+            del self._authenticators[old]
+
+    def _validate(self, credential: Credential) -> None:
+        if self._trust_anchors is None:
+            return
+        if credential.credential_type != "x509":
+            raise CredentialError("RCS members have X.509 credentials")
+        validate_chain(credential.certificates, self._trust_anchors)
+
+    def _require_sendable(self) -> None:
+        if not self._group.is_active:
+            raise GroupStateError("this device is no longer a member of the conversation")
+        if self.ended:
+            raise GroupStateError("the conversation ended (end_mls): nothing is encrypted")
+        if self._pending is not None:
+            raise GroupStateError("a commit is pending: wait for the delivery service")
+
+    # --- the CPIM envelope ----------------------------------------------------------------
+
+    def _cpim(
+        self,
+        message_id: str,
+        content_type: str,
+        body: bytes,
+        *,
+        authenticator: bytes | None = None,
+        extra: Iterable[CpimHeader] = (),
+        disposition: str | None = profile.DISPOSITION_NOTIFICATION,
+        content_disposition: str | None = None,
+    ) -> bytes:
+        auth = self._group.epoch_authenticator if authenticator is None else authenticator
+        anonymous = f"<{profile.CPIM_ANONYMOUS_URI}>"
+        headers = [
+            CpimHeader("From", anonymous),
+            CpimHeader("To", anonymous),
+            CpimHeader("NS", f"imdn <{NS_IMDN}>"),
+            CpimHeader("NS", f"mls <{NS_MLS}>"),
+            CpimHeader(HEADER_IMDN_MESSAGE_ID, message_id),
+            CpimHeader("DateTime", format_datetime(_now())),
+        ]
+        if disposition is not None:
+            headers.append(CpimHeader(HEADER_IMDN_DISPOSITION_NOTIFICATION, disposition))
+        headers += [
+            CpimHeader(HEADER_MLS_ERA_ID, str(self.era)),
+            CpimHeader(HEADER_MLS_EPOCH_AUTHENTICATOR, base64.b64encode(auth).decode("ascii")),
+            *extra,
+        ]
+        content = [MimeHeader("Content-Type", content_type)]
+        if content_disposition is not None:
+            content.append(MimeHeader("Content-Disposition", content_disposition))
+        return CpimMessage(tuple(headers), tuple(content), body).to_bytes()
+
+    def _application(self, kind: str, content_type: str, body: bytes) -> Outgoing:
+        """Encrypt a SecretPayload whose generation is the one MLS encrypts it with."""
+        self._require_sendable()
+        message_id = profile.new_message_id()
+        aad = ApplicationAad(message_id, self._era_or_fail()).to_bytes()
+        frame = SecretPayload(0, content_type, body).to_bytes()
+        # The generation field sits at offset 4 (after version and payload type); the
+        # native call writes the real generation there under the group lock.
+        wire, _generation = _native.rcs_encrypt_with_generation(
+            self._group, frame, authenticated_data=aad, generation_offset=4
+        )
+        cpim = self._cpim(message_id, CONTENT_TYPE_MLS, wire)
+        return Outgoing(cpim, message_id, CONTENT_TYPE_MLS, kind, self._group.epoch)
+
+    def _era_or_fail(self) -> int:
+        era = self.era
+        if era is None:  # pragma: no cover - checked at construction; GCE keep it
+            raise ValidationError("the group lost its era extension")
+        return era
+
+    # --- sending --------------------------------------------------------------------------
+
+    def send_text(self, text: str, *, content_type: str = _TEXT_PLAIN) -> Outgoing:
+        """Encrypt a text message.
+
+        Raises:
+            GroupStateError: the conversation ended, this device left, or a commit is
+                pending.
+        """
+        return self._application("text", content_type, text.encode("utf-8"))
+
+    def send_payload(self, content_type: str, body: bytes, *, kind: str = "payload") -> Outgoing:
+        """Encrypt any MIME entity (a location, an image inline...) as a SecretPayload.
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`.
+        """
+        return self._application(kind, content_type, body)
+
+    def send_typing(self, active: bool = True, *, refresh: int | None = None) -> Outgoing:
+        """Encrypt an is-composing indication (RFC 3994)."""
+        state = ComposingState.ACTIVE if active else ComposingState.IDLE
+        document = IsComposing(state, last_active=_now() if active else None, refresh=refresh)
+        return self._application("typing", CONTENT_TYPE_ISCOMPOSING, document.to_bytes())
+
+    @staticmethod
+    def encrypt_file(
+        src: str | os.PathLike[str], dst: str | os.PathLike[str], file_name: str
+    ) -> filecrypt.FileKey:
+        """Encrypt ``src`` into ``dst`` (Annex C, streaming) under a fresh key; upload
+        ``dst``, then call :meth:`send_file`.
+
+        Raises:
+            InvalidArgumentError: the file is 2 GiB or larger.
+            OSError: a file cannot be read or written.
+        """
+        return filecrypt.encrypt_file(src, dst, file_name)
+
+    def send_file(
+        self,
+        file_key: filecrypt.FileKey,
+        *,
+        file_name: str,
+        content_type: str,
+        url: str,
+        size: int,
+        until: dt.datetime | None = None,
+    ) -> tuple[Outgoing, Outgoing]:
+        """The two messages of an encrypted file (RCC.16 §7.8): the FileInfo with its key
+        (``message/mls-rcs-file-info`` in MLS), then the File Transfer descriptor (in MLS)
+        naming the uploaded ciphertext (``size`` bytes at ``url``) ``encrypted_file`` and
+        pointing back to the FileInfo by its message id in ``<mls-file>``.
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`.
+        """
+        encryption = FileEncryptionInfo(
+            key_material=file_key.key,
+            initialization_vector=file_key.iv,
+            hmac_tag=file_key.tag,
+            file_length_hint=file_key.message_length,
+        )
+        info = FileInfo(file=FileMetadata(file_name, content_type, encryption))
+        key_message = self._application("file-info", CONTENT_TYPE_FILE_INFO, info.to_bytes())
+        expires = until or _now() + dt.timedelta(seconds=profile.FILE_URL_LIFETIME)
+        descriptor = FileTransferDescriptor(
+            FileTransferInfo(
+                size=size,
+                content_type=_ENCRYPTED_CONTENT_TYPE,
+                url=url,
+                until=expires,
+                name=ENCRYPTED_FILE_NAME,
+            ),
+            mls_file=key_message.message_id.encode("ascii"),
+        )
+        descriptor_message = self._application("file", CONTENT_TYPE_FT_HTTP, descriptor.to_bytes())
+        return key_message, descriptor_message
+
+    def decrypt_file(
+        self, offer: FileOffer, src: str | os.PathLike[str], dst: str | os.PathLike[str]
+    ) -> int:
+        """Decrypt a downloaded file (streaming); returns its length.
+
+        Raises:
+            FileIntegrityError: the ciphertext, key, IV or tag was tampered with.
+            OSError: a file cannot be read or written.
+        """
+        info = offer.metadata.encryption_info
+        key = filecrypt.FileKey(
+            info.key_material, info.initialization_vector, info.hmac_tag, info.file_length_hint
+        )
+        return filecrypt.decrypt_file(src, dst, offer.metadata.file_name, key)
+
+    def send_receipt(
+        self,
+        message_id: str,
+        status: ImdnStatus = ImdnStatus.DELIVERED,
+        *,
+        reason: MlsClientFailureReason | None = None,
+        signed: bool | None = None,
+    ) -> Outgoing:
+        """A delivery (``delivered``, ``failed``...) or display (``displayed``) notification
+        for ``message_id``.
+
+        Signed (the default, :data:`~rcs_mls.rcs.profile.SIGNED_RECEIPTS`): the IMDN is
+        the CPIM body and an ``rcs_signature`` proposal signs its derived content (RCC.16
+        §7.6). Otherwise the IMDN is encrypted in MLS like any other payload.
+
+        Raises:
+            GroupStateError: this device left the conversation.
+            InvalidArgumentError: a status that is not a delivery or display status, or a
+                reason on a status other than ``failed``.
+        """
+        if status in _DELIVERY_STATUS:
+            notification = NotificationType.DELIVERY
+        elif status is ImdnStatus.DISPLAYED:
+            notification = NotificationType.DISPLAY
+        else:
+            raise InvalidArgumentError(f"not a delivery or display status: {status}")
+        receipt_id = profile.new_message_id()
+        imdn = Imdn(
+            message_id=message_id,
+            datetime=_now(),
+            notification=notification,
+            status=status,
+            client_failure_reason=reason,
+        )
+        if not (profile.SIGNED_RECEIPTS if signed is None else signed):
+            if self.ended or self._pending is not None:
+                self._require_sendable()
+            return self._encrypted_receipt(imdn)
+        if not self._group.is_active:
+            raise GroupStateError("this device is no longer a member of the conversation")
+        content = _signed_receipt_content(receipt_id, self._era_or_fail(), imdn)
+        signature = _native.rcs_create_proposal(
+            self._group, profile.PROPOSAL_RCS_SIGNATURE, authenticated_data=content
+        )
+        header = CpimHeader(
+            HEADER_MLS_DERIVED_CONTENT_SIGNATURE, base64.b64encode(signature).decode("ascii")
+        )
+        cpim = self._cpim(
+            receipt_id,
+            CONTENT_TYPE_IMDN,
+            imdn.to_bytes(),
+            extra=(header,),
+            disposition=None,
+            content_disposition=_DISPOSITION_NOTIFICATION,
+        )
+        return Outgoing(cpim, receipt_id, CONTENT_TYPE_IMDN, "receipt", self._group.epoch)
+
+    def _encrypted_receipt(self, imdn: Imdn) -> Outgoing:
+        return self._application("receipt", CONTENT_TYPE_IMDN, imdn.to_bytes())
+
+    # --- commits ----------------------------------------------------------------------------
+
+    def _committed_key(self, kind: str) -> _MetadataKey | None:
+        """The subject or icon key that matches the GroupContext commitment, if held."""
+        label, ext_type = _METADATA[kind]
+        committed = dict(self._group.extensions).get(ext_type)
+        if committed is None:
+            return None
+        for key in reversed(self._metadata_keys):
+            if key.kind == kind and _unframe(committed) == metadata_commitment(
+                label, key.metadata.encryption_info.key_material
+            ):
+                return key
+        return None
+
+    def _welcome_extensions(self) -> list[tuple[int, bytes]]:
+        """The current subject and icon keys, for the Welcome only (0xF005, 0xF003)."""
+        out: list[tuple[int, bytes]] = []
+        subject, icon = self._committed_key("subject"), self._committed_key("icon")
+        if subject is not None:
+            info = FileInfo(subject=subject.metadata)
+            out.append((profile.EXT_SUBJECT_KEY, _opaque(info.to_bytes())))
+        if icon is not None:
+            info = FileInfo(icon=icon.metadata)
+            out.append((profile.EXT_ICON_KEY, _opaque(info.to_bytes())))
+        return out
+
+    def _commit(
+        self,
+        kind: str,
+        *,
+        add: Sequence[KeyPackage] = (),
+        remove: Sequence[int] = (),
+        extensions: list[tuple[int, bytes]] | None = None,
+        added: tuple[str, ...] = (),
+        removed: tuple[str, ...] = (),
+        welcome_to: tuple[str, ...] = (),
+    ) -> Outgoing:
+        self._require_sendable()
+        epoch = self._group.epoch
+        authenticator = self._group.epoch_authenticator
+        result = _native.rcs_commit(
+            self._group,
+            add=list(add),
+            remove=list(remove),
+            group_context_extensions=extensions,
+            welcome_extensions=self._welcome_extensions() if add else [],
+        )
+        self._pending = _PendingCommit(kind, epoch, welcome_to, result.welcome)
+        message_id = profile.new_message_id()
+        cpim = self._cpim(
+            message_id,
+            CONTENT_TYPE_MLS_RCS_CLIENT,
+            result.commit,
+            authenticator=authenticator,
+            disposition=None,
+        )
+        return Outgoing(
+            cpim,
+            message_id,
+            CONTENT_TYPE_MLS_RCS_CLIENT,
+            "commit",
+            epoch,
+            added=added,
+            removed=removed,
+        )
+
+    def add_devices(self, key_packages: Sequence[KeyPackage]) -> Outgoing:
+        """One commit adding every device of ``key_packages`` (new participants, or new
+        devices of existing ones).
+
+        Raises:
+            CredentialError: a credential does not validate against the trust anchors.
+            GroupStateError: as for :meth:`send_text`.
+            InvalidArgumentError: a key package of another ciphersuite.
+        """
+        for kp in key_packages:
+            if kp.ciphersuite != profile.SUITE:
+                raise InvalidArgumentError("RCS key packages are ciphersuite 0x0002")
+            self._validate(kp.credential)
+        targets = tuple(sorted({_participant_of(kp.credential) for kp in key_packages}))
+        added = tuple(sorted(set(targets) - set(self.participants)))
+        return self._commit("add", add=key_packages, added=added, welcome_to=targets)
+
+    def add_participants(self, key_packages: Sequence[KeyPackage]) -> Outgoing:
+        """Alias of :meth:`add_devices`: all devices of the new participants in one commit."""
+        return self.add_devices(key_packages)
+
+    def remove_participant(self, number: str) -> Outgoing:
+        """One commit removing every device of participant ``number``.
+
+        Raises:
+            InvalidArgumentError: not a participant, or this device's own participant (use
+                :meth:`leave`).
+            GroupStateError: as for :meth:`send_text`.
+        """
+        leaves = self.participants.get(number)
+        if not leaves:
+            raise InvalidArgumentError(f"{number} is not a participant")
+        if number == self._own_number:
+            raise InvalidArgumentError("remove yourself with leave()")
+        return self._commit("remove", remove=leaves, removed=(number,))
+
+    def commit_leaves(self) -> Outgoing | None:
+        """One commit removing every device that asked to leave (SelfRemove received),
+        0xF003 ones as Remove proposals by value; None when nobody asked.
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`.
+        """
+        members = {m.leaf_index for m in self._group.members()}
+        leaves = sorted(leaf for leaf in self._leave_requests if leaf in members)
+        by_openmls = [leaf for leaf in self._openmls_leaves if leaf in members]
+        if not leaves and not by_openmls:
+            return None
+        names = {self._leave_requests[leaf] for leaf in leaves}
+        names |= {self._openmls_leaves[leaf] for leaf in by_openmls}
+        return self._commit("remove", remove=leaves, removed=tuple(sorted(names - {""})))
+
+    def update_keys(self) -> Outgoing:
+        """A commit with an update path (key refresh, RCC.16 asks for one at least every
+        30 days with a refreshed certificate).
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`.
+        """
+        self._require_sendable()
+        epoch = self._group.epoch
+        authenticator = self._group.epoch_authenticator
+        result = self._group.commit(force_path=True)
+        self._pending = _PendingCommit("update", epoch)
+        message_id = profile.new_message_id()
+        cpim = self._cpim(
+            message_id,
+            CONTENT_TYPE_MLS_RCS_CLIENT,
+            result.commit,
+            authenticator=authenticator,
+            disposition=None,
+        )
+        return Outgoing(cpim, message_id, CONTENT_TYPE_MLS_RCS_CLIENT, "commit", epoch)
+
+    def _extensions_with(self, ext_type: int, data: bytes | None) -> list[tuple[int, bytes]]:
+        """The GroupContext extensions with ``ext_type`` set to ``data`` (None: removed);
+        RequiredCapabilities and the era are kept as they are."""
+        out = [(t, d) for t, d in self._group.extensions if t != ext_type]
+        if data is not None:
+            out.append((ext_type, data))
+        return out
+
+    def set_subject(self, subject: str) -> Outgoing:
+        """Change the group subject: a commit of its commitment (0xF006). Once accepted,
+        :meth:`commit_accepted` returns the key delivery (FileInfo, in MLS) and the
+        encrypted subject (``message/mls-ft``).
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`.
+        """
+        return self._set_metadata("subject", subject.encode("utf-8"), _TEXT_PLAIN)
+
+    def set_icon(self, icon: bytes, content_type: str = "image/png") -> Outgoing:
+        """Change the group icon, as :meth:`set_subject` (commitment 0xF004)."""
+        return self._set_metadata("icon", bytes(icon), content_type)
+
+    def _set_metadata(self, kind: str, value: bytes, content_type: str) -> Outgoing:
+        self._require_sendable()
+        info_name = filecrypt.GROUP_SUBJECT_INFO if kind == "subject" else filecrypt.GROUP_ICON_INFO
+        ciphertext, key = filecrypt.encrypt(value, info_name)
+        label, ext_type = _METADATA[kind]
+        commitment = _opaque(metadata_commitment(label, key.key))
+        encryption = FileEncryptionInfo(
+            key_material=key.key,
+            initialization_vector=key.iv,
+            hmac_tag=key.tag,
+            file_length_hint=key.message_length,
+        )
+        metadata = FileMetadata(info_name, content_type, encryption)
+        info = FileInfo(subject=metadata) if kind == "subject" else FileInfo(icon=metadata)
+        outgoing = self._commit(kind, extensions=self._extensions_with(ext_type, commitment))
+        assert self._pending is not None
+        self._pending.follow_ups.append((kind, info, content_type, ciphertext))
+        return outgoing
+
+    def end(self) -> Outgoing:
+        """End encryption in this conversation: a commit adding ``end_mls`` (0xF002).
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`.
+        """
+        extensions = self._extensions_with(profile.EXT_END_MLS, profile.END_MLS_DATA)
+        return self._commit("end", extensions=extensions)
+
+    def leave(self) -> Outgoing:
+        """Ask to leave: a SelfRemove proposal (RCC.16 0xF003, bare, by default) that
+        another member commits. A 1:1 is ended with :meth:`end`, not left.
+
+        Raises:
+            GroupStateError: a 1:1 conversation, or this device is no longer a member.
+        """
+        if self.is_one_to_one:
+            raise GroupStateError("a 1:1 conversation is ended with end(), not left")
+        if not self._group.is_active:
+            raise GroupStateError("this device is no longer a member of the conversation")
+        if int(ProposalType.SELF_REMOVE) == profile.SELF_REMOVE_PROPOSAL:
+            proposal = self._group.leave_via_self_remove()
+        else:
+            proposal = _native.rcs_create_proposal(self._group, profile.SELF_REMOVE_PROPOSAL)
+        message_id = profile.new_message_id()
+        cpim = self._cpim(message_id, CONTENT_TYPE_MLS_RCS_CLIENT, proposal, disposition=None)
+        return Outgoing(
+            cpim, message_id, CONTENT_TYPE_MLS_RCS_CLIENT, "proposal", self._group.epoch
+        )
+
+    def commit_accepted(self) -> list[Outgoing]:
+        """The delivery service accepted this device's commit: merge it, and return what
+        follows it (the Welcome, for the added participants only; the subject or icon key
+        and ciphertext).
+
+        Raises:
+            GroupStateError: no commit is pending.
+        """
+        pending = self._pending
+        if pending is None:
+            raise GroupStateError("there is no pending commit")
+        self._group.merge_pending_commit()
+        self._pending = None
+        self._remember_epoch()
+        out: list[Outgoing] = []
+        if pending.welcome is not None:
+            message_id = profile.new_message_id()
+            cpim = self._cpim(
+                message_id, CONTENT_TYPE_MLS_RCS_CLIENT, pending.welcome, disposition=None
+            )
+            out.append(
+                Outgoing(
+                    cpim,
+                    message_id,
+                    CONTENT_TYPE_MLS_RCS_CLIENT,
+                    "welcome",
+                    self._group.epoch,
+                    recipients=pending.welcome_to,
+                )
+            )
+        for kind, info, _content_type, ciphertext in pending.follow_ups:
+            slot = info.subject if kind == "subject" else info.icon
+            assert slot is not None
+            self._metadata_keys = [k for k in self._metadata_keys if k.kind != kind]
+            self._metadata_keys.append(_MetadataKey(kind, slot, self._own_number))
+            out.append(self._application(f"{kind}-key", CONTENT_TYPE_FILE_INFO, info.to_bytes()))
+            message_id = profile.new_message_id()
+            cpim = self._cpim(message_id, CONTENT_TYPE_MLS_FT, ciphertext, disposition=None)
+            out.append(Outgoing(cpim, message_id, CONTENT_TYPE_MLS_FT, kind, self._group.epoch))
+            plain = filecrypt.decrypt(ciphertext, slot.file_name, _file_key(slot))
+            if kind == "subject":
+                self._subject = plain.decode("utf-8")
+            else:
+                self._icon = plain
+        return out
+
+    def commit_rejected(self) -> None:
+        """The delivery service rejected this device's commit (another won the epoch):
+        drop it. Process the winner's commit, then make the change again."""
+        self._group.clear_pending_commit()
+        self._pending = None
+
+    # --- receiving --------------------------------------------------------------------------
+
+    def receive(self, data: bytes) -> Event:
+        """Read one CPIM object from the network; never raises for what arrives.
+
+        Returns the typed event, or :class:`Rejected` (with the negative IMDN to send back
+        when the message could not be decrypted).
+        """
+        message_id: str | None = None
+        try:
+            message = CpimMessage.from_bytes(data)
+            message_id = message.header(HEADER_IMDN_MESSAGE_ID)
+            return self._receive(message, message_id)
+        except _Reject as exc:
+            response = None
+            if exc.failure is not None and message_id is not None and self._group.is_active:
+                try:
+                    response = self.send_receipt(message_id, ImdnStatus.FAILED, reason=exc.failure)
+                except RcsMlsError:  # pragma: no cover - signing cannot fail for a member
+                    response = None
+            return Rejected(message_id, None, self._safe_epoch(), exc.reason, response)
+        except ParseError as exc:
+            return Rejected(message_id, None, self._safe_epoch(), f"malformed: {exc}")
+        except RcsMlsError as exc:
+            return Rejected(message_id, None, self._safe_epoch(), type(exc).__name__)
+
+    def _safe_epoch(self) -> int:
+        try:
+            return self._group.epoch
+        except RcsMlsError:  # pragma: no cover - the epoch is readable in any state
+            return -1
+
+    def _check_headers(self, message: CpimMessage) -> bytes:
+        """The era and the epoch authenticator headers (RCC.16 §7.9); returns the latter."""
+        era = message.header("Era-ID", NS_MLS)
+        authenticator = message.header("Epoch-Authenticator", NS_MLS)
+        if era is None or authenticator is None:
+            raise _Reject("mls.Era-ID or mls.Epoch-Authenticator missing")
+        if _ERA_RE.fullmatch(era) is None or int(era) != self.era:
+            raise _Reject(f"mls.Era-ID {era[:12]!r} is not this group's era")
+        try:
+            raw = base64.b64decode(authenticator, validate=True)
+        except (binascii.Error, ValueError):
+            raise _Reject("mls.Epoch-Authenticator is not base64") from None
+        if len(raw) != _AUTHENTICATOR_LENGTH:
+            raise _Reject("mls.Epoch-Authenticator is not 32 bytes")
+        return raw
+
+    def _check_authenticator(self, raw: bytes, epoch: int) -> None:
+        known = self._authenticators.get(epoch)
+        if known is None:
+            raise _Reject(f"no epoch authenticator known for epoch {epoch}")
+        if known != raw:
+            raise _Reject("mls.Epoch-Authenticator does not match the message's epoch")
+
+    def _receive(self, message: CpimMessage, message_id: str | None) -> Event:
+        if message_id is None:
+            raise _Reject("imdn.Message-ID missing")
+        content_type = message.content_type
+        authenticator = self._check_headers(message)
+        if content_type == CONTENT_TYPE_MLS:
+            return self._receive_application(message, message_id, authenticator)
+        if content_type == CONTENT_TYPE_MLS_RCS_CLIENT:
+            return self._receive_handshake(message.body, message_id, authenticator)
+        if content_type == CONTENT_TYPE_IMDN:
+            return self._receive_signed_receipt(message, message_id, authenticator)
+        if content_type == CONTENT_TYPE_MLS_FT:
+            return self._receive_metadata(message.body, message_id)
+        raise _Reject(f"unexpected content type {str(content_type)[:60]!r}")
+
+    def _sender_number(self, credential: Credential | None) -> str | None:
+        if credential is None:
+            return None
+        try:
+            return _participant_of(credential)
+        except RcsMlsError:
+            return None
+
+    def _receive_application(
+        self, message: CpimMessage, message_id: str, authenticator: bytes
+    ) -> Event:
+        body = message.body
+        try:
+            sender = _native.rcs_private_message_sender(self._group, body)
+        except RcsMlsError:
+            raise _Reject("not a PrivateMessage of this group") from None
+        if sender is None:
+            raise _Reject("cannot decrypt", failure=MlsClientFailureReason.FAILED_TO_DECRYPT)
+        _leaf, generation, epoch = sender
+        self._check_authenticator(authenticator, epoch)
+        # The authenticated data travels in clear (and is authenticated by the AEAD):
+        # check it before decrypting, so a mismatch does not use up the message's key.
+        wire_aad = _private_message_aad(body)
+        try:
+            aad = ApplicationAad.from_bytes(wire_aad)
+        except ParseError:
+            raise _Reject("malformed authenticated data") from None
+        if aad.message_id != message_id:
+            raise _Reject("imdn.Message-ID differs from the authenticated data")
+        if aad.era != self.era:
+            raise _Reject("the authenticated data names another era")
+        try:
+            result = self._group.process_message(body)
+        except (DecryptionError, WrongEpochError):
+            raise _Reject(
+                "cannot decrypt", failure=MlsClientFailureReason.FAILED_TO_DECRYPT
+            ) from None
+        except RcsMlsError as exc:
+            raise _Reject(f"invalid MLS message: {type(exc).__name__}") from None
+        if not isinstance(result, ApplicationMessage):
+            raise _Reject("message/mls must carry an application message")
+        if result.authenticated_data != wire_aad:  # pragma: no cover - the AEAD binds it
+            raise _Reject("the authenticated data changed")
+        try:
+            payload = SecretPayload.from_bytes(result.plaintext)
+        except ParseError:
+            raise _Reject("malformed SecretPayload") from None
+        if payload.generation != generation:
+            raise _Reject(
+                f"SecretPayload generation {payload.generation} is not the MLS generation "
+                f"{generation}"
+            )
+        sender_number = self._sender_number(result.sender_credential)
+        return self._route(payload, message_id, sender_number, result.epoch)
+
+    def _route(
+        self, payload: SecretPayload, message_id: str, sender: str | None, epoch: int
+    ) -> Event:
+        content_type = payload.content_type
+        base = content_type.split(";", 1)[0].strip().lower()
+        try:
+            if base.startswith("text/"):
+                text = payload.body.decode("utf-8")
+                return TextMessage(message_id, sender, epoch, text, content_type)
+            if base == CONTENT_TYPE_ISCOMPOSING:
+                doc = IsComposing.from_bytes(payload.body)
+                active = doc.state is ComposingState.ACTIVE
+                return Typing(message_id, sender, epoch, active, doc.refresh)
+            if base == CONTENT_TYPE_IMDN:
+                return _receipt_event(
+                    Imdn.from_bytes(payload.body), message_id, sender, epoch, False
+                )
+            if base == CONTENT_TYPE_FILE_INFO:
+                info = FileInfo.from_bytes(payload.body)
+                if info.file is not None:
+                    self._file_keys[message_id] = info.file
+                for kind, slot in (("subject", info.subject), ("icon", info.icon)):
+                    if slot is not None:
+                        self._metadata_keys = [k for k in self._metadata_keys if k.kind != kind]
+                        self._metadata_keys.append(_MetadataKey(kind, slot, sender))
+                return FileKeyReceived(message_id, sender, epoch, info)
+            if base == CONTENT_TYPE_FT_HTTP:
+                descriptor = FileTransferDescriptor.from_bytes(payload.body)
+                if descriptor.mls_file is None:
+                    raise _Reject("an unencrypted file in an MLS conversation")
+                key_id = descriptor.mls_file.decode("ascii", "replace")
+                metadata = self._file_keys.pop(key_id, None)
+                if metadata is None:
+                    raise _Reject("no FileInfo for this file")
+                return FileOffer(message_id, sender, epoch, descriptor, metadata)
+        except UnicodeDecodeError:
+            raise _Reject("text that is not UTF-8") from None
+        except ParseError as exc:
+            raise _Reject(f"malformed {base}: {exc}") from None
+        raise _Reject(f"unsupported content type {base[:60]!r}")
+
+    def _receive_signed_receipt(
+        self, message: CpimMessage, message_id: str, authenticator: bytes
+    ) -> Event:
+        signature_b64 = message.header("MLS-Derived-Content-Signature", NS_MLS)
+        try:
+            imdn = Imdn.from_bytes(message.body)
+        except ParseError:
+            raise _Reject("malformed IMDN") from None
+        if signature_b64 is None:
+            raise _Reject("a receipt in an MLS conversation must be signed")
+        try:
+            signature = base64.b64decode(signature_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise _Reject("the content signature is not base64") from None
+        try:
+            sender_type, _index, proposal_type, _body, content, epoch, credential = (
+                _native.rcs_verify_proposal(self._group, signature)
+            )
+        except RcsMlsError as exc:
+            raise _Reject(f"receipt signature: {type(exc).__name__}") from None
+        if proposal_type != profile.PROPOSAL_RCS_SIGNATURE or sender_type != _SENDER_MEMBER:
+            raise _Reject("the content signature is not an rcs_signature of a member")
+        self._check_authenticator(authenticator, epoch)
+        try:
+            expected = _signed_receipt_content(message_id, self._era_or_fail(), imdn)
+        except (InvalidArgumentError, UnicodeError):
+            raise _Reject("a receipt that cannot be signed") from None
+        if content != expected:
+            raise _Reject("the signed content does not match the receipt")
+        return _receipt_event(imdn, message_id, self._sender_number(credential), epoch, True)
+
+    def _receive_metadata(self, ciphertext: bytes, message_id: str) -> Event:
+        for kind in ("subject", "icon"):
+            key = self._committed_key(kind)
+            if key is None:
+                continue
+            metadata = key.metadata
+            try:
+                plain = filecrypt.decrypt(ciphertext, metadata.file_name, _file_key(metadata))
+            except FileIntegrityError:
+                continue
+            if kind == "subject":
+                try:
+                    self._subject = plain.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise _Reject("a subject that is not UTF-8") from None
+                return SubjectChange(message_id, key.sender, self.epoch, self._subject)
+            self._icon = plain
+            return IconChange(message_id, key.sender, self.epoch, plain)
+        raise _Reject("no committed subject or icon key decrypts this")
+
+    def _receive_handshake(self, body: bytes, message_id: str, authenticator: bytes) -> Event:
+        try:
+            wire_format, _gid, epoch, content = _native.rcs_message_info(body)
+        except ParseError:
+            raise _Reject("not an MLS message") from None
+        if wire_format == _WIRE_WELCOME:
+            raise _Reject("a Welcome: join it with Conversation.join")
+        if wire_format == _WIRE_PRIVATE:
+            raise _Reject(
+                "a handshake message in a PrivateMessage",
+                failure=MlsClientFailureReason.COMMIT_IN_PRIVATEMESSAGE,
+            )
+        if wire_format != _WIRE_PUBLIC or epoch is None:
+            raise _Reject("message/mls-rcs-client carries a PublicMessage or a Welcome")
+        self._check_authenticator(authenticator, epoch)
+        if content == _CONTENT_PROPOSAL:
+            return self._receive_proposal(body, message_id, epoch)
+        if content != _CONTENT_COMMIT:
+            raise _Reject("an application message in a PublicMessage")
+        if epoch != self._group.epoch:
+            raise _Reject(f"a commit for epoch {epoch}, the group is at {self._group.epoch}")
+        return self._receive_commit(body, message_id)
+
+    def _receive_proposal(self, body: bytes, message_id: str, epoch: int) -> Event:
+        try:
+            bare = _native.rcs_parse_proposal(body)[4] in _BARE_PROPOSALS
+        except ParseError:
+            bare = False
+        if bare:
+            try:
+                sender_type, index, proposal_type, proposal_body, _aad, _epoch, credential = (
+                    _native.rcs_verify_proposal(self._group, body)
+                )
+            except RcsMlsError as exc:
+                raise _Reject(f"proposal: {type(exc).__name__}") from None
+            if proposal_type == profile.PROPOSAL_SELF_REMOVE and sender_type == _SENDER_MEMBER:
+                number = self._sender_number(credential) or ""
+                self._leave_requests[index] = number
+                return LeaveRequest(message_id, number or None, epoch, index)
+            if proposal_type == profile.PROPOSAL_SERVER_REMOVE and sender_type == _SENDER_EXTERNAL:
+                # The server (an external sender of the group) removes a leaf: committed,
+                # like a SelfRemove, as a Remove by value.
+                leaf = int.from_bytes(proposal_body, "big")
+                member = self._group.member(leaf)
+                if member is None:
+                    raise _Reject(f"ServerRemove of an empty leaf {leaf}")
+                self._leave_requests[leaf] = self._sender_number(member.credential) or ""
+                return LeaveRequest(message_id, None, epoch, leaf)
+            raise _Reject(f"proposal 0x{proposal_type:04x} is not acted on")
+        try:
+            result = self._group.process_message(body)
+        except RcsMlsError as exc:
+            raise _Reject(f"invalid proposal: {type(exc).__name__}") from None
+        if not isinstance(result, ProposalMessage):  # pragma: no cover - content type said so
+            raise _Reject("not a proposal")
+        if result.proposal_type == int(ProposalType.SELF_REMOVE):
+            sender_leaf = result.sender_leaf_index
+            member = None if sender_leaf is None else self._group.member(sender_leaf)
+            leaver = None if member is None else self._sender_number(member.credential)
+            if sender_leaf is None:
+                raise _Reject("a SelfRemove not sent by a member")
+            self._openmls_leaves[sender_leaf] = leaver or ""
+            return LeaveRequest(message_id, leaver, epoch, sender_leaf)
+        self._group.clear_pending_proposals()
+        raise _Reject(f"proposal 0x{result.proposal_type:04x} is not acted on")
+
+    def _leaves(self) -> dict[int, str]:
+        """The leaf index of every member, to its participant."""
+        return {m.leaf_index: _participant_of(m.credential) for m in self._group.members()}
+
+    def _receive_commit(self, body: bytes, message_id: str) -> Event:
+        before = self._leaves()
+        was_ended = self.ended
+        try:
+            staged = self._group.process_message(body)
+        except RcsMlsError as exc:
+            raise _Reject(
+                f"invalid commit: {type(exc).__name__}",
+                failure=MlsClientFailureReason.INVALID_COMMIT,
+            ) from None
+        if not isinstance(staged, StagedCommit):  # pragma: no cover - content type said so
+            raise _Reject("not a commit")
+        try:
+            for member in staged.added:
+                self._validate(member.credential)
+        except (CredentialError, RcsMlsError):
+            raise _Reject(
+                "a commit adds a member whose credential does not validate",
+                failure=MlsClientFailureReason.INVALID_CREDENTIAL,
+            ) from None
+        era = self.era
+        self._group.merge_staged_commit(staged)
+        self._remember_epoch()
+        sender_leaf = staged.sender_leaf_index
+        committer = None if sender_leaf is None else before.get(sender_leaf)
+        if self.era != era:
+            raise _Reject("a commit changed the era (an era advance is a new group)")
+        # Removed leaves: by Remove proposals (a leaf may be refilled by an add of the same
+        # commit) and by OpenMLS's SelfRemove (not a Remove proposal) alike.
+        after = self._leaves() if self._group.is_active else {}
+        gone = [leaf for leaf in before if leaf not in after or leaf in staged.removed]
+        for leaf in gone:
+            self._leave_requests.pop(leaf, None)
+            self._openmls_leaves.pop(leaf, None)
+        added = tuple(sorted({_participant_of(m.credential) for m in staged.added}))
+        removed = tuple(sorted({before[leaf] for leaf in gone} - set(after.values())))
+        if staged.self_removed or not self._group.is_active:
+            return MembershipChange(
+                message_id, committer, staged.epoch, added, removed or (self._own_number,), True
+            )
+        if added or gone:
+            return MembershipChange(message_id, committer, self.epoch, added, removed)
+        if self.ended and not was_ended:
+            return ConversationEnded(message_id, committer, self.epoch)
+        return CommitApplied(message_id, committer, self.epoch)
+
+
+# --- receipts -----------------------------------------------------------------------------
+
+
+def _receipt_event(
+    imdn: Imdn, message_id: str, sender: str | None, epoch: int, signed: bool
+) -> Receipt:
+    if imdn.status is ImdnStatus.FAILED:
+        return FailureReport(
+            message_id,
+            sender,
+            epoch,
+            imdn.message_id,
+            imdn.notification,
+            imdn.status,
+            signed,
+            imdn.failure_reason,
+        )
+    return Receipt(
+        message_id, sender, epoch, imdn.message_id, imdn.notification, imdn.status, signed
+    )
+
+
+def _signed_receipt_content(receipt_id: str, era: int, imdn: Imdn) -> bytes:
+    """The content an RCC.16 signed receipt signs (RCC.16 §7.6.2-3, as deployed)::
+
+        uint16 version = 1; opaque receipt_id<V>; uint32 era; uint8 type;
+        VerifiableDeliveryImdn | VerifiableDisplayImdn; uint8 0x00 (no resend component)
+
+    Raises:
+        InvalidArgumentError: a processing notification, or a status RCC.16 cannot sign.
+    """
+    version = profile.VERIFIABLE_CONTENT_VERSION.to_bytes(2, "big")
+    reported = _opaque(imdn.message_id.encode("utf-8"))
+    if imdn.notification is NotificationType.DELIVERY and imdn.status in _DELIVERY_STATUS:
+        reason = imdn.client_failure_reason
+        code = 0 if reason is None else int(reason)
+        inner = version + _DELIVERY_STATUS[imdn.status].to_bytes(2, "big") + reported
+        inner += code.to_bytes(2, "big")
+        if code:
+            inner += b"\x00\x00"  # the absent option peers expect on the negative form
+        kind = profile.SIGNED_RECEIPT_TYPE_DELIVERY
+    elif imdn.notification is NotificationType.DISPLAY and imdn.status in _DISPLAY_STATUS:
+        inner = version + _DISPLAY_STATUS[imdn.status].to_bytes(2, "big") + reported
+        kind = profile.SIGNED_RECEIPT_TYPE_DISPLAY
+    else:
+        raise InvalidArgumentError("only delivery and display notifications are signed")
+    return (
+        version
+        + _opaque(receipt_id.encode("ascii"))
+        + era.to_bytes(4, "big")
+        + bytes([kind])
+        + inner
+        + b"\x00"
+    )
+
+
+def _private_message_aad(body: bytes) -> bytes:
+    """The ``authenticated_data`` of a PrivateMessage (RFC 9420 §6.3), read from the wire.
+
+    Raises:
+        PayloadParseError: truncated (the message was parsed before, so never in practice).
+    """
+    length, offset = decode_varint(body, 4)  # version, wire_format, then group_id<V>
+    offset += length + 8 + 1  # epoch, content_type
+    length, offset = decode_varint(body, offset)
+    return body[offset : offset + length]
+
+
+def _file_key(metadata: FileMetadata) -> filecrypt.FileKey:
+    info = metadata.encryption_info
+    return filecrypt.FileKey(
+        info.key_material, info.initialization_vector, info.hmac_tag, info.file_length_hint
+    )
