@@ -1465,8 +1465,12 @@ class Conversation:
             raise _Reject("a commit changed the era (an era advance is a new group)")
         # Removed leaves: by Remove proposals (a leaf may be refilled by an add of the same
         # commit) and by OpenMLS's SelfRemove (not a Remove proposal) alike.
-        after = self._leaves() if self._group.is_active else {}
-        gone = [leaf for leaf in before if leaf not in after or leaf in staged.removed]
+        if self._group.is_active:
+            after = self._leaves()
+            gone = [leaf for leaf in before if leaf not in after or leaf in staged.removed]
+        else:  # this device was removed: the tree is gone, the commit says who left
+            after = {}
+            gone = [leaf for leaf in before if leaf in staged.removed]
         for leaf in gone:
             self._leave_requests.pop(leaf, None)
             self._openmls_leaves.pop(leaf, None)
