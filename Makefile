@@ -1,7 +1,7 @@
 # One entry point for development. `make dev` builds the extension in place (debug
 # profile with optimised dependencies), `make test` runs the suite, `make lint` the
 # linters CI runs, `make bench` the side-by-side benchmarks.
-.PHONY: dev release test lint fmt bench vectors demo clean
+.PHONY: dev release test lint fmt bench bench-native vectors demo clean
 
 dev:
 	MATURIN_PEP517_ARGS="--profile dev" pip install -e ".[test]" --no-build-isolation
@@ -38,3 +38,6 @@ demo:
 clean:
 	cargo clean
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache python/rcs_mls/*.so
+
+bench-native:
+	python -m benches --native
