@@ -297,10 +297,7 @@ impl Client {
     /// signature_public_key, ciphersuite)``: one per store (a store is one device).
     /// Opening does not create the file; raises StorageError if it is not a store.
     #[staticmethod]
-    fn list_identities(
-        py: Python<'_>,
-        path: PathBuf,
-    ) -> PyResult<Vec<IdentityInfo>> {
+    fn list_identities(py: Python<'_>, path: PathBuf) -> PyResult<Vec<IdentityInfo>> {
         let options = SqliteOptions {
             create: false,
             ..SqliteOptions::default()
