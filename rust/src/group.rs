@@ -515,7 +515,7 @@ pub struct Group {
     pub inner: Mutex<MlsGroup>,
 }
 
-fn lock(m: &Mutex<MlsGroup>) -> Result<MutexGuard<'_, MlsGroup>> {
+pub(crate) fn lock(m: &Mutex<MlsGroup>) -> Result<MutexGuard<'_, MlsGroup>> {
     m.lock()
         .map_err(|_| Error::Library("the group lock is poisoned".into()))
 }
@@ -542,7 +542,7 @@ fn external_psk_id(p: &PreSharedKeyProposal) -> Option<Vec<u8>> {
 }
 
 /// Replace the in-memory group with the state in the store.
-fn reload(g: &mut MlsGroup, c: &ClientCore) -> Result<()> {
+pub(crate) fn reload(g: &mut MlsGroup, c: &ClientCore) -> Result<()> {
     if let Some(fresh) = MlsGroup::load(c.provider.storage(), g.group_id())
         .map_err(|e| Error::Storage(e.to_string()))?
     {
@@ -623,7 +623,7 @@ impl Group {
     /// other operations, in one store transaction. If another connection changed the
     /// store the group is reloaded first; if the operation fails the store rolls back
     /// and the group is reloaded from it, so object and store never disagree.
-    fn with<T: Send>(
+    pub(crate) fn with<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut MlsGroup, &ClientCore) -> Result<T> + Send,

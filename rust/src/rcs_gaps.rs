@@ -316,48 +316,6 @@ fn current_sender_data_secret(
     Ok(secret)
 }
 
-fn lock(inner: &Mutex<MlsGroup>) -> Result<MutexGuard<'_, MlsGroup>> {
-    inner
-        .lock()
-        .map_err(|_| Error::Library("the group lock is poisoned".into()))
-}
-
-/// Replace the in-memory group with the state in the store.
-fn reload(g: &mut MlsGroup, c: &ClientCore) -> Result<()> {
-    if let Some(fresh) = MlsGroup::load(c.provider.storage(), g.group_id())
-        .map_err(|e| Error::Storage(format!("{e:?}")))?
-    {
-        *g = fresh;
-    }
-    Ok(())
-}
-
-/// One operation on a group, as the binding's own `Group` methods run them: the GIL
-/// released, serialised with the client's other operations in one store transaction
-/// (`ClientCore::run`), the group reloaded first if another connection changed the store
-/// and reloaded from the store if the operation fails.
-fn with_group<T: Send>(
-    py: Python<'_>,
-    group: &Group,
-    f: impl FnOnce(&mut MlsGroup, &ClientCore) -> Result<T> + Send,
-) -> PyResult<T> {
-    let client = &group.client;
-    let inner = &group.inner;
-    Ok(py.detach(|| {
-        let result = client.run(|stale| {
-            let mut g = lock(inner)?;
-            if stale {
-                reload(&mut g, client)?;
-            }
-            f(&mut g, client)
-        });
-        if result.is_err() {
-            let _ = client.run_plain(|| reload(&mut *lock(inner)?, client));
-        }
-        result
-    })?)
-}
-
 // ---------------------------------------------------------------------------------------
 // TLS helpers (RFC 9420 §2.1)
 // ---------------------------------------------------------------------------------------
@@ -907,7 +865,7 @@ fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProp
 /// application ratchet in the current epoch).
 #[pyfunction]
 fn rcs_next_generation(py: Python<'_>, group: PyRef<'_, Group>) -> PyResult<u32> {
-    with_group(py, &group, |g, c| Ok(current_sender_state(g, c, true)?.1))
+    group.with(py, |g, c| Ok(current_sender_state(g, c, true)?.1))
 }
 
 /// Encrypt `plaintext` as an application message after writing, big-endian at
@@ -928,7 +886,7 @@ fn rcs_encrypt_with_generation<'py>(
         .checked_add(4)
         .filter(|e| *e <= plain.len())
         .ok_or_else(|| Error::InvalidArgument("generation_offset outside the plaintext".into()))?;
-    let (bytes, generation) = with_group(py, &group, move |g, c| {
+    let (bytes, generation) = group.with(py, move |g, c| {
         if g.pending_commit().is_some() {
             return Err(Error::GroupState(
                 "a commit is pending: merge or clear it before sending".into(),
@@ -977,7 +935,7 @@ fn rcs_private_message_sender(
     group: PyRef<'_, Group>,
     message: BytesIn,
 ) -> PyResult<Option<(u32, u32, u64)>> {
-    with_group(py, &group, |g, c| {
+    group.with(py, |g, c| {
         let m = parse_private(&message)?;
         if m.group_id != g.group_id().as_slice() {
             return Err(Error::Validation("the message is for another group".into()));
@@ -1032,9 +990,7 @@ fn rcs_create_proposal<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let body = body.map(|b| b.to_vec()).unwrap_or_default();
     let aad = authenticated_data.map(|a| a.to_vec()).unwrap_or_default();
-    let bytes = with_group(py, &group, |g, c| {
-        build_bare(g, c, proposal_type, &body, &aad)
-    })?;
+    let bytes = group.with(py, |g, c| build_bare(g, c, proposal_type, &body, &aad))?;
     Ok(PyBytes::new(py, &bytes))
 }
 
@@ -1123,7 +1079,7 @@ fn rcs_verify_proposal<'py>(
     message: BytesIn,
 ) -> PyResult<VerifiedProposalPy<'py>> {
     let (st, si, pt, body, aad, epoch, credential) =
-        with_group(py, &group, |g, c| verify_bare(g, c, &message))?;
+        group.with(py, |g, c| verify_bare(g, c, &message))?;
     Ok((
         st,
         si,
@@ -1159,7 +1115,7 @@ fn rcs_commit(
         })
         .transpose()?;
     let gi_exts = extensions_from_pairs(&welcome_extensions)?;
-    let out = with_group(py, &group, move |g, c| {
+    let out = group.with(py, move |g, c| {
         if g.pending_commit().is_some() {
             return Err(Error::GroupState("a commit is already pending".into()));
         }
