@@ -26,6 +26,13 @@ use crate::types::{py_suite, BytesIn};
 pub fn extensions_to_pairs<'a>(
     exts: impl Iterator<Item = &'a Extension>,
 ) -> PyResult<Vec<(u16, Vec<u8>)>> {
+    Ok(extensions_to_pairs_inner(exts)?)
+}
+
+/// [`extensions_to_pairs`] without the GIL.
+pub fn extensions_to_pairs_inner<'a>(
+    exts: impl Iterator<Item = &'a Extension>,
+) -> Result<Vec<(u16, Vec<u8>)>> {
     let mut out = Vec::new();
     for ext in exts {
         let bytes = ext
@@ -478,6 +485,10 @@ pub struct StagedCommitOut {
     has_path: bool,
     #[pyo3(get)]
     group_context_extensions_changed: bool,
+    /// The group context extensions of the epoch this commit leads to, as
+    /// ``(type, data)`` pairs: check them (e.g. an RCS era) before merging.
+    #[pyo3(get)]
+    group_context_extensions: Vec<(u16, Vec<u8>)>,
     #[pyo3(get)]
     authenticated_data: Py<PyBytes>,
     #[pyo3(get)]
@@ -607,6 +618,7 @@ enum Processed {
         self_removed: bool,
         has_path: bool,
         gce_changed: bool,
+        new_extensions: Vec<(u16, Vec<u8>)>,
         aad: Vec<u8>,
     },
 }
@@ -770,7 +782,10 @@ impl Group {
                 let gce_changed = staged
                     .queued_proposals()
                     .any(|q| matches!(q.proposal(), Proposal::GroupContextExtensions(_)));
+                let new_extensions =
+                    extensions_to_pairs_inner(staged.group_context().extensions().iter())?;
                 Ok(Processed::Commit {
+                    new_extensions,
                     self_removed: staged.self_removed(),
                     staged,
                     group_id: g.group_id().as_slice().to_vec(),
@@ -1004,6 +1019,7 @@ impl Group {
                 self_removed,
                 has_path,
                 gce_changed,
+                new_extensions,
                 aad,
             } => Py::new(
                 py,
@@ -1024,6 +1040,7 @@ impl Group {
                     self_removed,
                     has_path,
                     group_context_extensions_changed: gce_changed,
+                    group_context_extensions: new_extensions,
                     authenticated_data: PyBytes::new(py, &aad).unbind(),
                 },
             )?

@@ -204,7 +204,12 @@ def test_group_context_extensions(suite: Ciphersuite) -> None:
     new = [e for e in a.extensions if e[0] != 0xF001] + [(0xF001, b"\x00\x00\x00\x02")]
     result = b.update_group_context_extensions(new)
     b.merge_pending_commit()
-    staged = deliver(result.commit, [a, c])
+    pending = a.process_message(result.commit)
+    assert isinstance(pending, StagedCommit)
+    assert (0xF001, b"\x00\x00\x00\x02") in pending.group_context_extensions
+    assert (0xF001, b"\x00\x00\x00\x01") in a.extensions  # not merged yet
+    a.merge_staged_commit(pending)
+    staged = deliver(result.commit, [c])
     assert staged[0].group_context_extensions_changed
     assert (0xF001, b"\x00\x00\x00\x02") in a.extensions
     # And by proposal, committed by another member.

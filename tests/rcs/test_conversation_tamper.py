@@ -33,6 +33,7 @@ from rcs_mls.rcs.fileinfo import (
 )
 from rcs_mls.rcs.imdn import MlsClientFailureReason
 from rcs_mls.rcs.payload import ApplicationAad, SecretPayload, decode_varint
+from rcs_mls.rcs.profile import EXT_ERA
 from tests.rcs.test_conversation import ALICE, BOB, CAROL, Dev, Net
 from tests.rcs.test_conversation import ca as ca  # the fixtures
 from tests.rcs.test_conversation import net as net
@@ -350,3 +351,19 @@ def test_encrypted_subject(net: Net) -> None:
     bob_conv.receive(conv.send_payload(CONTENT_TYPE_FILE_INFO, info.to_bytes()).cpim)
     event = bob_conv.receive(conv._cpim("MxFakeSubjectFakeSubject", "message/mls-ft", fake))
     assert isinstance(event, Rejected) and bob_conv.subject == "Secret plans"
+
+
+def test_era_change_is_refused_before_the_merge(
+    pair: tuple[Dev, Dev, Conversation, Conversation],
+) -> None:
+    """An insider's commit that changes the era (a new era is a new group) is refused
+    before it is merged: the receiver stays in its epoch and keeps talking."""
+    _alice, _bob, conv, bob_conv = pair
+    extensions = [(t, d) for t, d in conv._group.extensions if t != EXT_ERA]
+    commit = conv._commit("era", extensions=[*extensions, (EXT_ERA, (7).to_bytes(4, "big"))])
+    event = bob_conv.receive(commit.cpim)
+    assert isinstance(event, Rejected) and "era" in event.reason
+    assert bob_conv.epoch == 1 and bob_conv.era == 1
+    conv.commit_rejected()
+    message = conv.send_text("still epoch 1")
+    assert not isinstance(bob_conv.receive(message.cpim), Rejected)

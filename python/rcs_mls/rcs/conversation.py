@@ -1457,12 +1457,20 @@ class Conversation:
                 failure=MlsClientFailureReason.INVALID_CREDENTIAL,
             ) from None
         era = self.era
+        new_era = next(
+            (
+                int.from_bytes(data, "big")
+                for ext_type, data in staged.group_context_extensions
+                if ext_type == profile.EXT_ERA and len(data) == 4
+            ),
+            None,
+        )
+        if new_era != era:  # refused before merging: the group stays as it was
+            raise _Reject("a commit changed the era (an era advance is a new group)")
         self._group.merge_staged_commit(staged)
         self._remember_epoch()
         sender_leaf = staged.sender_leaf_index
         committer = None if sender_leaf is None else before.get(sender_leaf)
-        if self.era != era:
-            raise _Reject("a commit changed the era (an era advance is a new group)")
         # Removed leaves: by Remove proposals (a leaf may be refilled by an add of the same
         # commit) and by OpenMLS's SelfRemove (not a Remove proposal) alike.
         if self._group.is_active:
