@@ -189,6 +189,14 @@ _METADATA = {
 # --- helpers -------------------------------------------------------------------------------
 
 
+def _era_of(extensions: Sequence[tuple[int, bytes]]) -> int | None:
+    """The era in GroupContext extensions (0xF001, a bare uint32), or None."""
+    for ext_type, data in extensions:
+        if ext_type == profile.EXT_ERA and len(data) == 4:
+            return int.from_bytes(data, "big")
+    return None
+
+
 def era_extension(era: int = profile.ERA_INITIAL) -> tuple[int, bytes]:
     """The ``era`` GroupContext extension: type 0xF001, a bare uint32 big-endian."""
     return profile.EXT_ERA, era.to_bytes(4, "big")
@@ -602,10 +610,7 @@ class Conversation:
     @property
     def era(self) -> int | None:
         """The group's era (extension 0xF001), or None if it has none."""
-        for ext_type, data in self._group.extensions:
-            if ext_type == profile.EXT_ERA and len(data) == 4:
-                return int.from_bytes(data, "big")
-        return None
+        return _era_of(self._group.extensions)
 
     @property
     def epoch(self) -> int:
@@ -1456,16 +1461,8 @@ class Conversation:
                 "a commit adds a member whose credential does not validate",
                 failure=MlsClientFailureReason.INVALID_CREDENTIAL,
             ) from None
-        era = self.era
-        new_era = next(
-            (
-                int.from_bytes(data, "big")
-                for ext_type, data in staged.group_context_extensions
-                if ext_type == profile.EXT_ERA and len(data) == 4
-            ),
-            None,
-        )
-        if new_era != era:  # refused before merging: the group stays as it was
+        # Refused before merging, so the group stays as it was.
+        if _era_of(staged.group_context_extensions) != self.era:
             raise _Reject("a commit changed the era (an era advance is a new group)")
         self._group.merge_staged_commit(staged)
         self._remember_epoch()
