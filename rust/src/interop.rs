@@ -58,18 +58,7 @@ fn parse<T: tls_codec::Deserialize>(what: &str, data: &[u8]) -> Result<T> {
 /// keys, extensions) has passed; the key package is then taken over through its serde
 /// form, the one way OpenMLS offers outside its `test-utils` feature.
 fn key_package_ignoring_lifetime(data: &[u8]) -> Result<openmls::prelude::KeyPackage> {
-    let kp_in = match MlsMessageIn::tls_deserialize_exact(data) {
-        Ok(msg) => match msg.extract() {
-            MlsMessageBodyIn::KeyPackage(kp) => kp,
-            _ => {
-                return Err(Error::Parse(
-                    "the MLSMessage does not carry a KeyPackage".into(),
-                ))
-            }
-        },
-        Err(outer) => KeyPackageIn::tls_deserialize_exact(data)
-            .map_err(|_| Error::Parse(format!("not a KeyPackage: {outer}")))?,
-    };
+    let kp_in = crate::key_packages::decode_key_package(data)?;
     let crypto = openmls_rust_crypto::RustCrypto::default();
     match kp_in.clone().validate(&crypto, ProtocolVersion::Mls10) {
         Ok(kp) => Ok(kp),

@@ -24,7 +24,18 @@ pub struct KeyPackage {
 /// Parse an MLSMessage (or a bare KeyPackage) and validate it: signatures, protocol
 /// version, supported ciphersuite, lifetime.
 pub fn parse_key_package(data: &[u8]) -> Result<MlsKeyPackage> {
-    let kp_in = match MlsMessageIn::tls_deserialize_exact(data) {
+    let kp_in = decode_key_package(data)?;
+    let crypto = RustCrypto::default();
+    let kp = kp_in
+        .validate(&crypto, ProtocolVersion::Mls10)
+        .map_err(map_kp_verify)?;
+    check_suite(kp.ciphersuite())?;
+    Ok(kp)
+}
+
+/// Decode, without validating, a key package sent as an MLSMessage or bare.
+pub fn decode_key_package(data: &[u8]) -> Result<KeyPackageIn> {
+    Ok(match MlsMessageIn::tls_deserialize_exact(data) {
         Ok(msg) => match msg.extract() {
             MlsMessageBodyIn::KeyPackage(kp) => kp,
             _ => {
@@ -35,13 +46,7 @@ pub fn parse_key_package(data: &[u8]) -> Result<MlsKeyPackage> {
         },
         Err(outer) => KeyPackageIn::tls_deserialize_exact(data)
             .map_err(|_| Error::Parse(format!("not a KeyPackage: {outer}")))?,
-    };
-    let crypto = RustCrypto::default();
-    let kp = kp_in
-        .validate(&crypto, ProtocolVersion::Mls10)
-        .map_err(map_kp_verify)?;
-    check_suite(kp.ciphersuite())?;
-    Ok(kp)
+    })
 }
 
 impl KeyPackage {
