@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benches import harness, native, report
+from benches import harness, native, report, warn_if_debug_build
 from benches.adapters import ALL_LIBRARIES, Unavailable, _version, adapters
 
 QUICK = harness.Settings(
@@ -150,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"rcs-mls {_version('rcs-mls')} (OpenMLS {_openmls_version()})"
     )
     print(header, flush=True)
+    warn_if_debug_build()
 
     if args.native:
         native.run_criterion()

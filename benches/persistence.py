@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from benches import warn_if_debug_build
 from rcs_mls import (
     ApplicationMessage,
     Ciphersuite,
@@ -97,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args(argv)
+    warn_if_debug_build()
     run(args.members, args.runs)
     return 0
 

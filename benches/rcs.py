@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from benches import warn_if_debug_build
 from rcs_mls import Credential, SignatureKeyPair
 from rcs_mls.rcs import filecrypt, profile
 from rcs_mls.rcs.conversation import Conversation, TextMessage, client_for_device
@@ -256,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--messages", type=int, default=300)
     args = parser.parse_args(argv)
+    warn_if_debug_build()
     sizes = [int(float(s) * MIB) for s in args.sizes.split(",") if s.strip()]
     run(sizes, runs=args.runs, messages=args.messages)
     return 0

@@ -12,6 +12,7 @@ _Extension = tuple[int, bytes]
 __all__: list[str]
 SUPPORTED_CIPHERSUITES: list[int]
 OPENMLS_VERSION: str
+DEBUG_BUILD: bool
 
 # --- MLS core (rust/src/credentials.rs, key_packages.rs, client.rs, group.rs) ---
 

@@ -30,6 +30,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<group::StagedCommitOut>()?;
     m.add("SUPPORTED_CIPHERSUITES", types::SUPPORTED_SUITES.to_vec())?;
     m.add("OPENMLS_VERSION", "0.9.2")?;
+    // Benchmarks warn when they measure a debug build (`make dev`) instead of a release one.
+    m.add("DEBUG_BUILD", cfg!(debug_assertions))?;
     filecrypt::register(m)?;
     interop::register(m)?;
     rcs_gaps::register(m)?;
