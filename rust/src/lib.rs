@@ -3,9 +3,14 @@
 
 mod client;
 mod credentials;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod cross_provider;
+mod crypto;
 mod error;
 mod filecrypt;
 mod group;
+mod hpke;
 mod interop;
 mod key_packages;
 mod provider;
