@@ -30,6 +30,7 @@ use openmls_traits::types::{
 };
 use tls_codec::SecretVLBytes;
 
+pub use crate::credentials::SigningKey;
 use crate::hpke::AwsLcHpke;
 
 /// The three ciphersuites this provider implements.
@@ -809,5 +810,127 @@ mod tests {
         let y: [u8; 32] = a.random_array().unwrap();
         assert_ne!(x, y);
         assert_eq!(a.random_vec(100).unwrap().len(), 100);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod timing {
+    use super::*;
+    use std::time::Instant;
+
+    fn per_op(name: &str, n: u32, mut f: impl FnMut()) {
+        let t = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        println!(
+            "{name}: {:.1} us",
+            t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        );
+    }
+
+    #[test]
+    #[ignore = "timing, not a check: cargo test --lib timing -- --ignored --nocapture"]
+    fn costs() {
+        let a = AwsLcCrypto;
+        let p = SignatureScheme::ECDSA_SECP256R1_SHA256;
+        let (sk, pk) = a.signature_key_gen(p).unwrap();
+        let parsed = ParsedSigningKey::new(p, &sk, Some(&pk)).unwrap();
+        let sig = parsed.sign(b"m").unwrap();
+        per_op("p256 parse", 200, || {
+            drop(ParsedSigningKey::new(p, &sk, Some(&pk)).unwrap())
+        });
+        per_op("p256 sign (parsed)", 200, || {
+            drop(parsed.sign(b"m").unwrap())
+        });
+        per_op("p256 verify", 200, || {
+            a.verify_signature(p, b"m", &pk, &sig).unwrap()
+        });
+        let e = SignatureScheme::ED25519;
+        let (esk, epk) = a.signature_key_gen(e).unwrap();
+        let eparsed = ParsedSigningKey::new(e, &esk, Some(&epk)).unwrap();
+        let esig = eparsed.sign(b"m").unwrap();
+        per_op("ed25519 sign (parsed)", 200, || {
+            drop(eparsed.sign(b"m").unwrap())
+        });
+        per_op("ed25519 verify", 200, || {
+            a.verify_signature(e, b"m", &epk, &esig).unwrap()
+        });
+        let cfg =
+            |_: &Ciphersuite| Ciphersuite::MLS_128_DHKEMP256_AES128GCM_SHA256_P256.hpke_config();
+        let kp = a
+            .derive_hpke_keypair(
+                cfg(&Ciphersuite::MLS_128_DHKEMP256_AES128GCM_SHA256_P256),
+                &[1; 32],
+            )
+            .unwrap();
+        per_op("p256 derive_hpke_keypair", 200, || {
+            drop(
+                a.derive_hpke_keypair(
+                    cfg(&Ciphersuite::MLS_128_DHKEMP256_AES128GCM_SHA256_P256),
+                    &[1; 32],
+                )
+                .unwrap(),
+            )
+        });
+        let ct = a
+            .hpke_seal(
+                cfg(&Ciphersuite::MLS_128_DHKEMP256_AES128GCM_SHA256_P256),
+                &kp.public,
+                b"",
+                b"",
+                b"x",
+            )
+            .unwrap();
+        per_op("p256 hpke_seal", 200, || {
+            drop(
+                a.hpke_seal(
+                    cfg(&Ciphersuite::MLS_128_DHKEMP256_AES128GCM_SHA256_P256),
+                    &kp.public,
+                    b"",
+                    b"",
+                    b"x",
+                )
+                .unwrap(),
+            )
+        });
+        per_op("p256 hpke_open", 200, || {
+            drop(
+                a.hpke_open(
+                    cfg(&Ciphersuite::MLS_128_DHKEMP256_AES128GCM_SHA256_P256),
+                    &ct,
+                    &kp.private,
+                    b"",
+                    b"",
+                )
+                .unwrap(),
+            )
+        });
+        let big = vec![0u8; 1 << 20];
+        per_op("aes128gcm 1MiB", 20, || {
+            drop(aead_seal(AeadType::Aes128Gcm, &[0; 16], &[0; 12], b"", &big).unwrap())
+        });
+        let sealed = aead_seal(AeadType::Aes128Gcm, &[0; 16], &[0; 12], b"", &big).unwrap();
+        per_op("aes128gcm open 1MiB", 20, || {
+            drop(aead_open(AeadType::Aes128Gcm, &[0; 16], &[0; 12], b"", &sealed).unwrap())
+        });
+        let psig = parsed.sign(&big).unwrap();
+        per_op("p256 verify 1MiB", 20, || {
+            a.verify_signature(p, &big, &pk, &psig).unwrap()
+        });
+        let esig2 = eparsed.sign(&big).unwrap();
+        per_op("ed25519 verify 1MiB", 20, || {
+            a.verify_signature(e, &big, &epk, &esig2).unwrap()
+        });
+        per_op("sha512 1MiB", 20, || drop(hash(HashType::Sha2_512, &big)));
+        per_op("sha256 1MiB", 20, || drop(hash(HashType::Sha2_256, &big)));
+        per_op("ed25519 sign 1MiB", 20, || {
+            drop(eparsed.sign(&big).unwrap())
+        });
+        per_op("p256 sign 1MiB", 20, || drop(parsed.sign(&big).unwrap()));
+        per_op("hkdf_expand", 2000, || {
+            drop(hkdf_expand(HashType::Sha2_256, &[1; 32], b"info", 32).unwrap())
+        });
     }
 }

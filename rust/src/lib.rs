@@ -6,7 +6,7 @@ mod credentials;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod cross_provider;
-mod crypto;
+pub mod crypto;
 mod error;
 mod filecrypt;
 mod group;
