@@ -12,6 +12,9 @@ use hpke_rs_crypto::error::Error;
 use hpke_rs_crypto::types::{AeadAlgorithm, KdfAlgorithm, KemAlgorithm};
 use hpke_rs_crypto::{HpkeCrypto, HpkeTestRng, TryCryptoRng, TryRng};
 use openmls_traits::types::{AeadType, HashType};
+use std::cell::RefCell;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::crypto::{self, is_sec1_uncompressed, Fail, P256_SCALAR_LEN};
 
@@ -103,7 +106,37 @@ fn private_key(alg: KemAlgorithm, sk: &[u8]) -> Result<PrivateKey, Error> {
     if sk.len() != sk_len {
         return Err(Error::KemInvalidSecretKey);
     }
-    PrivateKey::from_private_key(curve, sk).map_err(|_| Error::KemInvalidSecretKey)
+    let key = PrivateKey::from_private_key(curve, sk).map_err(|_| Error::KemInvalidSecretKey)?;
+    // Parsing computed the public key (for P-256: a scalar multiplication, and another to
+    // check it); `hpke-rs` asks for it right after (DeriveKeyPair, Decap).
+    if let Ok(public) = public_bytes(&key) {
+        LAST_KEY.with(|last| *last.borrow_mut() = Some((alg, Zeroizing::new(sk.to_vec()), public)));
+    }
+    Ok(key)
+}
+
+thread_local! {
+    /// The private key this thread parsed last, with its public key: DeriveKeyPair checks
+    /// a candidate scalar then asks for its public key, Decap computes DH with the
+    /// recipient key then asks for its public key, so the second parse (two more P-256
+    /// scalar multiplications) is skipped.
+    static LAST_KEY: RefCell<Option<(KemAlgorithm, Zeroizing<Vec<u8>>, Vec<u8>)>> =
+        const { RefCell::new(None) };
+}
+
+/// The public key of `sk`, from [`LAST_KEY`] when it is that key (compared in constant
+/// time), else by parsing it.
+fn public_of(alg: KemAlgorithm, sk: &[u8]) -> Result<Vec<u8>, Error> {
+    let cached = LAST_KEY.with(|last| match &*last.borrow() {
+        Some((a, k, pk)) if *a == alg && k.len() == sk.len() && bool::from(k.ct_eq(sk)) => {
+            Some(pk.clone())
+        }
+        _ => None,
+    });
+    match cached {
+        Some(pk) => Ok(pk),
+        None => public_bytes(&private_key(alg, sk)?),
+    }
 }
 
 fn public_bytes(sk: &PrivateKey) -> Result<Vec<u8>, Error> {
@@ -189,7 +222,7 @@ impl HpkeCrypto for AwsLcHpke {
     }
 
     fn secret_to_public(alg: KemAlgorithm, sk: &[u8]) -> Result<Vec<u8>, Error> {
-        public_bytes(&private_key(alg, sk)?)
+        public_of(alg, sk)
     }
 
     /// A fresh key pair from AWS-LC's generator: (public, private).
@@ -458,6 +491,27 @@ mod tests {
         let mut one = [0u8; 32];
         one[31] = 1;
         assert!(AwsLcHpke::dh_validate_sk(p, &one).is_ok());
+    }
+
+    /// The per-thread last-key shortcut gives each key its own public key.
+    #[test]
+    fn public_key_shortcut() {
+        for kem in [KemAlgorithm::DhKemP256, KemAlgorithm::DhKem25519] {
+            let (pk1, sk1) = AwsLcHpke::kem_key_gen(kem, &mut AwsLcPrng).unwrap();
+            let (pk2, sk2) = AwsLcHpke::kem_key_gen(kem, &mut AwsLcPrng).unwrap();
+            // Parse sk1 (DH), then ask for sk2's public key, then sk1's.
+            let _ = AwsLcHpke::dh(kem, &pk2, &sk1).unwrap();
+            assert_eq!(AwsLcHpke::secret_to_public(kem, &sk2).unwrap(), pk2);
+            assert_eq!(AwsLcHpke::secret_to_public(kem, &sk2).unwrap(), pk2);
+            assert_eq!(AwsLcHpke::secret_to_public(kem, &sk1).unwrap(), pk1);
+            // The other curve's key of the same bytes is not taken for this one.
+            if kem == KemAlgorithm::DhKem25519 {
+                assert_ne!(
+                    AwsLcHpke::secret_to_public(KemAlgorithm::DhKemP256, &sk1).ok(),
+                    Some(pk1.clone())
+                );
+            }
+        }
     }
 
     /// Malformed public keys are errors (RFC 9180 §7.1.4: an X25519 result of zero too).
