@@ -115,13 +115,15 @@ fn private_key(alg: KemAlgorithm, sk: &[u8]) -> Result<PrivateKey, Error> {
     Ok(key)
 }
 
+/// A KEM, a private key and its public key.
+type ParsedKey = (KemAlgorithm, Zeroizing<Vec<u8>>, Vec<u8>);
+
 thread_local! {
     /// The private key this thread parsed last, with its public key: DeriveKeyPair checks
     /// a candidate scalar then asks for its public key, Decap computes DH with the
     /// recipient key then asks for its public key, so the second parse (two more P-256
     /// scalar multiplications) is skipped.
-    static LAST_KEY: RefCell<Option<(KemAlgorithm, Zeroizing<Vec<u8>>, Vec<u8>)>> =
-        const { RefCell::new(None) };
+    static LAST_KEY: RefCell<Option<ParsedKey>> = const { RefCell::new(None) };
 }
 
 /// The public key of `sk`, from [`LAST_KEY`] when it is that key (compared in constant
