@@ -195,10 +195,13 @@ def message_rows(messages: int) -> list[Row]:
         keys = SignatureKeyPair.generate(profile.SUITE)
         chain = ca.issue_device_certificate(number, keys.public_key)
         clients.append(client_for_device(Credential.x509(chain), keys))
-    alice, commit = Conversation.start(clients[0], [clients[1].generate_key_package()])
+    anchors = [ca.certificate_der]
+    alice, commit = Conversation.start(
+        clients[0], [clients[1].generate_key_package()], trust_anchors=anchors
+    )
     del commit
     (welcome,) = alice.commit_accepted()
-    bob = Conversation.join(clients[1], welcome.cpim)
+    bob = Conversation.join(clients[1], welcome.cpim, trust_anchors=anchors)
     text = "x" * 100
 
     def rcs() -> None:

@@ -20,6 +20,7 @@ use crate::key_packages::KeyPackage;
 use crate::provider::Provider;
 use crate::storage::SqliteOptions;
 use crate::types::{py_suite, suite_from_u16, BytesIn};
+use crate::welcome::{StagedWelcomeOut, WelcomeInput};
 
 /// Default key package lifetime: 28 days (RCS refreshes credentials every 30 days).
 pub const DEFAULT_KEY_PACKAGE_LIFETIME: u64 = 28 * 24 * 3600;
@@ -44,7 +45,7 @@ pub fn group_record_key(group_id: &[u8]) -> Vec<u8> {
 }
 
 impl ClientCore {
-    fn join_config(config: Option<&GroupConfig>) -> MlsGroupJoinConfig {
+    pub(crate) fn join_config(config: Option<&GroupConfig>) -> MlsGroupJoinConfig {
         config.cloned().unwrap_or_default().join_config()
     }
 
@@ -586,37 +587,37 @@ impl Client {
         config: Option<PyRef<'_, GroupConfig>>,
         verify_leaf_lifetimes: bool,
     ) -> PyResult<Group> {
-        let join_config = ClientCore::join_config(config.as_deref());
+        let input = WelcomeInput {
+            welcome: welcome.to_vec(),
+            ratchet_tree: ratchet_tree.map(|t| t.to_vec()),
+            join_config: ClientCore::join_config(config.as_deref()),
+            verify_leaf_lifetimes,
+        };
         let core = self.core.clone();
-        let group = py.detach(|| -> Result<MlsGroup> {
-            let msg = MlsMessageIn::tls_deserialize_exact(&*welcome)
-                .map_err(|e| Error::Parse(format!("not an MLSMessage: {e}")))?;
-            let welcome = match msg.extract() {
-                MlsMessageBodyIn::Welcome(w) => w,
-                _ => {
-                    return Err(Error::InvalidArgument(
-                        "the MLSMessage is not a Welcome".into(),
-                    ))
-                }
-            };
-            let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
-            core.run(|_| {
-                let mut builder =
-                    StagedWelcome::build_from_welcome(&core.provider, &join_config, welcome)
-                        .map_err(classify)?;
-                if let Some(t) = tree {
-                    builder = builder.with_ratchet_tree(t);
-                }
-                if !verify_leaf_lifetimes {
-                    builder = builder.skip_lifetime_validation();
-                }
-                let staged = builder.build().map_err(classify)?;
-                let g = staged.into_group(&core.provider).map_err(classify)?;
-                core.record_group(&g)?;
-                Ok(g)
-            })
-        })?;
+        let (group, _) = py.detach(|| crate::welcome::join(&core, &input))?;
         Ok(Group::new(self.core.clone(), group))
+    }
+
+    /// Process a Welcome without joining: the returned :class:`StagedWelcome` shows the
+    /// group's members (credentials, signature keys) and extensions, so that they can
+    /// be checked before :meth:`StagedWelcome.join` stores anything. Arguments as for
+    /// :meth:`join_group`.
+    #[pyo3(signature = (welcome, *, ratchet_tree=None, config=None, verify_leaf_lifetimes=true))]
+    fn stage_welcome(
+        &self,
+        py: Python<'_>,
+        welcome: BytesIn,
+        ratchet_tree: Option<BytesIn>,
+        config: Option<PyRef<'_, GroupConfig>>,
+        verify_leaf_lifetimes: bool,
+    ) -> PyResult<StagedWelcomeOut> {
+        let input = WelcomeInput {
+            welcome: welcome.to_vec(),
+            ratchet_tree: ratchet_tree.map(|t| t.to_vec()),
+            join_config: ClientCore::join_config(config.as_deref()),
+            verify_leaf_lifetimes,
+        };
+        StagedWelcomeOut::stage(py, self.core.clone(), input)
     }
 
     /// Join a group by external commit from its GroupInfo (MLSMessage bytes).

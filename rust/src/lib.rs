@@ -12,6 +12,7 @@ mod provider;
 mod rcs_gaps;
 mod storage;
 mod types;
+mod welcome;
 
 use pyo3::prelude::*;
 
@@ -28,6 +29,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<group::ApplicationMessageOut>()?;
     m.add_class::<group::ProposalMessageOut>()?;
     m.add_class::<group::StagedCommitOut>()?;
+    m.add_class::<group::CredentialChangeOut>()?;
+    m.add_class::<welcome::StagedWelcomeOut>()?;
     m.add("SUPPORTED_CIPHERSUITES", types::SUPPORTED_SUITES.to_vec())?;
     m.add("OPENMLS_VERSION", "0.9.2")?;
     // Benchmarks warn when they measure a debug build (`make dev`) instead of a release one.

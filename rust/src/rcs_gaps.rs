@@ -42,12 +42,10 @@ use subtle::ConstantTimeEq;
 use tls_codec::{Deserialize as _, Serialize as _, VLBytes};
 use zeroize::Zeroizing;
 
-use crate::client::{Client, ClientCore};
+use crate::client::ClientCore;
 use crate::credentials::{Credential, SignatureKeyPair, SigningKey};
 use crate::error::{classify, Error, Result};
-use crate::group::{
-    extensions_from_pairs, extensions_to_pairs, CommitBytes, CommitResult, Group, GroupConfig,
-};
+use crate::group::{extensions_from_pairs, CommitBytes, CommitResult, Group};
 use crate::key_packages::KeyPackage;
 use crate::types::BytesIn;
 
@@ -775,15 +773,17 @@ fn external_sender_key(g: &MlsGroup, index: u32) -> Result<Vec<u8>> {
     Ok(r.vl()?.to_vec())
 }
 
-type VerifiedProposal = (
-    u8,
-    u32,
-    u16,
-    Vec<u8>,
-    Vec<u8>,
-    u64,
-    Option<openmls::prelude::Credential>,
-);
+/// A verified proposal, without the GIL.
+pub struct VerifiedProposal {
+    sender_type: u8,
+    sender_index: u32,
+    proposal_type: u16,
+    body: Vec<u8>,
+    authenticated_data: Vec<u8>,
+    epoch: u64,
+    credential: Option<openmls::prelude::Credential>,
+    signature_key: Vec<u8>,
+}
 
 fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProposal> {
     let p = parse_bare(data)?;
@@ -846,15 +846,16 @@ fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProp
             p.signature,
         )
         .map_err(|_| Error::InvalidSignature("invalid proposal signature".into()))?;
-    Ok((
-        p.sender_type,
-        p.sender_index,
-        p.proposal_type,
-        p.body.to_vec(),
-        p.authenticated_data.to_vec(),
-        p.epoch,
+    Ok(VerifiedProposal {
+        sender_type: p.sender_type,
+        sender_index: p.sender_index,
+        proposal_type: p.proposal_type,
+        body: p.body.to_vec(),
+        authenticated_data: p.authenticated_data.to_vec(),
+        epoch: p.epoch,
         credential,
-    ))
+        signature_key: key,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1055,40 +1056,67 @@ fn rcs_parse_proposal(py: Python<'_>, message: BytesIn) -> PyResult<ParsedPropos
     ))
 }
 
-type VerifiedProposalPy<'py> = (
-    u8,
-    u32,
-    u16,
-    Bound<'py, PyBytes>,
-    Bound<'py, PyBytes>,
-    u64,
-    Option<Credential>,
-);
+/// A proposal whose membership tag and signature verified (:func:`rcs_verify_proposal`).
+#[pyclass(frozen, module = "rcs_mls._native", name = "RcsVerifiedProposal")]
+pub struct VerifiedProposalOut {
+    /// 1: a member; 2: an external sender (RFC 9420 `SenderType`).
+    #[pyo3(get)]
+    sender_type: u8,
+    /// The member's leaf index, or the index in `external_senders`.
+    #[pyo3(get)]
+    sender_index: u32,
+    #[pyo3(get)]
+    proposal_type: u16,
+    #[pyo3(get)]
+    body: Py<PyBytes>,
+    #[pyo3(get)]
+    authenticated_data: Py<PyBytes>,
+    /// The epoch the proposal names, in which it was verified.
+    #[pyo3(get)]
+    epoch: u64,
+    /// The member sender's credential in that epoch (None for an external sender).
+    #[pyo3(get)]
+    credential: Option<Py<Credential>>,
+    /// The key the signature verified with (the sender's in that epoch).
+    #[pyo3(get)]
+    signature_key: Py<PyBytes>,
+}
+
+#[pymethods]
+impl VerifiedProposalOut {
+    fn __repr__(&self) -> String {
+        format!(
+            "RcsVerifiedProposal(sender_type={}, sender_index={}, proposal_type=0x{:04x}, epoch={})",
+            self.sender_type, self.sender_index, self.proposal_type, self.epoch
+        )
+    }
+}
 
 /// Verify a proposal PublicMessage of this group (bare for the RCC.16 types, so OpenMLS
 /// cannot process them; any other proposal too): the membership tag and the signature of a
 /// member sender against the message's epoch (the current one or a past one whose secrets
 /// the group keeps, with the member's key of that epoch), or the signature of an external
-/// sender (current epoch). Returns `(sender_type, sender_index, proposal_type, body,
-/// authenticated_data, epoch, credential)`, the credential being the member sender's in
-/// that epoch (None for an external sender).
+/// sender (current epoch).
 #[pyfunction]
-fn rcs_verify_proposal<'py>(
-    py: Python<'py>,
+fn rcs_verify_proposal(
+    py: Python<'_>,
     group: PyRef<'_, Group>,
     message: BytesIn,
-) -> PyResult<VerifiedProposalPy<'py>> {
-    let (st, si, pt, body, aad, epoch, credential) =
-        group.with(py, |g, c| verify_bare(g, c, &message))?;
-    Ok((
-        st,
-        si,
-        pt,
-        PyBytes::new(py, &body),
-        PyBytes::new(py, &aad),
-        epoch,
-        credential.map(|inner| Credential { inner }),
-    ))
+) -> PyResult<VerifiedProposalOut> {
+    let v = group.with(py, |g, c| verify_bare(g, c, &message))?;
+    Ok(VerifiedProposalOut {
+        sender_type: v.sender_type,
+        sender_index: v.sender_index,
+        proposal_type: v.proposal_type,
+        body: PyBytes::new(py, &v.body).unbind(),
+        authenticated_data: PyBytes::new(py, &v.authenticated_data).unbind(),
+        epoch: v.epoch,
+        credential: v
+            .credential
+            .map(|inner| Py::new(py, Credential { inner }))
+            .transpose()?,
+        signature_key: PyBytes::new(py, &v.signature_key).unbind(),
+    })
 }
 
 /// One commit (adds, removes, new group context extensions, pending proposals) whose
@@ -1163,67 +1191,8 @@ fn rcs_commit(
     Ok(out.into_py(py))
 }
 
-type JoinedPy = (Group, Vec<(u16, Vec<u8>)>);
-
-/// Join from a Welcome (MLSMessage bytes) and return the group with the extensions of the
-/// Welcome's GroupInfo (verified: the join checks the GroupInfo signature).
-#[pyfunction]
-#[pyo3(signature = (client, welcome, *, ratchet_tree=None, config=None))]
-fn rcs_join_group(
-    py: Python<'_>,
-    client: PyRef<'_, Client>,
-    welcome: BytesIn,
-    ratchet_tree: Option<BytesIn>,
-    config: Option<PyRef<'_, GroupConfig>>,
-) -> PyResult<JoinedPy> {
-    let join_config = config.map(|c| c.join_config()).unwrap_or_else(|| {
-        GroupConfig {
-            public_handshake: true,
-            ..GroupConfig::default()
-        }
-        .join_config()
-    });
-    let core = client.core.clone();
-    let (group, exts) = py.detach(|| -> Result<(MlsGroup, Vec<Extension>)> {
-        let msg = MlsMessageIn::tls_deserialize_exact(&*welcome)
-            .map_err(|e| Error::Parse(format!("not an MLSMessage: {e}")))?;
-        let MlsMessageBodyIn::Welcome(welcome) = msg.extract() else {
-            return Err(Error::InvalidArgument(
-                "the MLSMessage is not a Welcome".into(),
-            ));
-        };
-        let tree = ratchet_tree
-            .as_deref()
-            .map(|t| {
-                RatchetTreeIn::tls_deserialize_exact(t)
-                    .map_err(|e| Error::Parse(format!("not a ratchet tree: {e}")))
-            })
-            .transpose()?;
-        core.run(|_| {
-            let mut builder =
-                StagedWelcome::build_from_welcome(&core.provider, &join_config, welcome)
-                    .map_err(classify)?;
-            let exts: Vec<Extension> = builder
-                .processed_welcome()
-                .unverified_group_info()
-                .extensions()
-                .iter()
-                .cloned()
-                .collect();
-            if let Some(t) = tree {
-                builder = builder.with_ratchet_tree(t);
-            }
-            let staged = builder.build().map_err(classify)?;
-            let group = staged.into_group(&core.provider).map_err(classify)?;
-            core.record_group(&group)?;
-            Ok((group, exts))
-        })
-    })?;
-    let pairs = extensions_to_pairs(exts.iter())?;
-    Ok((Group::new(client.core.clone(), group), pairs))
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<VerifiedProposalOut>()?;
     m.add_function(wrap_pyfunction!(rcs_next_generation, m)?)?;
     m.add_function(wrap_pyfunction!(rcs_encrypt_with_generation, m)?)?;
     m.add_function(wrap_pyfunction!(rcs_private_message_sender, m)?)?;
@@ -1233,7 +1202,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rcs_parse_proposal, m)?)?;
     m.add_function(wrap_pyfunction!(rcs_verify_proposal, m)?)?;
     m.add_function(wrap_pyfunction!(rcs_commit, m)?)?;
-    m.add_function(wrap_pyfunction!(rcs_join_group, m)?)?;
     m.add("RCS_PROPOSAL_RCS_SIGNATURE", PROPOSAL_RCS_SIGNATURE)?;
     m.add("RCS_PROPOSAL_SELF_REMOVE", PROPOSAL_SELF_REMOVE)?;
     m.add("RCS_PROPOSAL_SERVER_REMOVE", PROPOSAL_SERVER_REMOVE)?;

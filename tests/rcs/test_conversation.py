@@ -39,6 +39,7 @@ from rcs_mls.rcs.conversation import (
 )
 from rcs_mls.rcs.credentials import TestCertificateAuthority
 from rcs_mls.rcs.imdn import ImdnStatus, MlsClientFailureReason, NotificationType
+from rcs_mls.rcs.membership import INSECURE_SKIP_CHAIN_VALIDATION_FOR_TESTS
 from rcs_mls.rcs.payload import encode_varint
 from rcs_mls.rcs.relay import Device, Relay, submit_commit
 
@@ -262,9 +263,9 @@ def test_one_to_one_group_id_is_a_lowercase_uuid4(net: Net) -> None:
 def test_one_to_one_needs_exactly_one_peer(net: Net) -> None:
     alice, bob, carol = (net.dev(n, x) for n, x in (("a", ALICE), ("b", BOB), ("c", CAROL)))
     with pytest.raises(InvalidArgumentError):
-        Conversation.start(alice.client, [bob.kp(), carol.kp()])
+        Conversation.start(alice.client, [bob.kp(), carol.kp()], trust_anchors=net.anchors)
     with pytest.raises(InvalidArgumentError):
-        Conversation.start(alice.client, [])
+        Conversation.start(alice.client, [], trust_anchors=net.anchors)
 
 
 def test_group_chat_uses_the_rcs_group_id(net: Net) -> None:
@@ -383,7 +384,10 @@ def test_a_commit_adding_an_untrusted_member_is_refused(net: Net) -> None:
     alice, bob = net.dev("alice", ALICE), net.dev("bob", BOB)
     conv = alice.start([bob], group_id="grp")
     stranger = rcs_client(TestCertificateAuthority.generate(name="other CA"), CAROL)
-    lax = Conversation(alice.client, conv.group)  # no trust anchors on Alice's side
+    # Alice's side skips chain validation (the test-only opt-out).
+    lax = Conversation(
+        alice.client, conv.group, trust_anchors=INSECURE_SKIP_CHAIN_VALIDATION_FOR_TESTS
+    )
     alice.send(conv, lax.add_participants([stranger.generate_key_package()]))
     (event,) = bob.pump()
     assert isinstance(event, Rejected) and "credential" in event.reason
@@ -466,8 +470,15 @@ def test_failed_to_decrypt_gets_a_negative_receipt(net: Net) -> None:
     # Carol gets a message from before she joined: she holds no key for it.
     event = carol.convs["grp"].receive(early.cpim)
     assert isinstance(event, Rejected) and event.message_id == early.message_id
-    assert event.response is not None and event.response.content_type == "message/imdn+xml"
-    carol.send(carol.convs["grp"], event.response)
+    # Nothing authenticated that message: no report is signed on its own...
+    assert event.response is None
+    assert event.failure is MlsClientFailureReason.FAILED_TO_DECRYPT
+    # ... the application sends one, once self-heal did not help (RCC.16 §7).
+    response = carol.convs["grp"].send_receipt(
+        early.message_id, ImdnStatus.FAILED, reason=event.failure
+    )
+    assert response.content_type == "message/imdn+xml"
+    carol.send(carol.convs["grp"], response)
     (report,) = alice.pump()
     assert isinstance(report, FailureReport) and report.signed and report.sender == CAROL
     assert report.reason is MlsClientFailureReason.FAILED_TO_DECRYPT
@@ -547,7 +558,11 @@ def test_server_remove(net: Net) -> None:
         required_extensions=config.required_extensions,
         group_context_extensions=[*config.group_context_extensions, external_senders],
     )
-    conv = Conversation(alice.client, alice.client.create_group(config, group_id=b"grp"))
+    conv = Conversation(
+        alice.client,
+        alice.client.create_group(config, group_id=b"grp"),
+        trust_anchors=net.anchors,
+    )
     alice.convs["grp"] = conv
     alice.commit(conv, lambda: conv.add_participants([bob.kp(), carol.kp()]))
     bob.pump(), carol.pump()

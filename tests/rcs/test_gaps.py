@@ -207,9 +207,19 @@ def test_bare_proposal_layout(proposal_type: int, body: bytes) -> None:
     parsed = n.rcs_parse_proposal(message)
     assert parsed == (a.group_id, a.epoch, 1, a.own_leaf_index, proposal_type, body, b"content")
     verified = n.rcs_verify_proposal(b, message)
-    assert verified[:6] == (1, a.own_leaf_index, proposal_type, body, b"content", a.epoch)
-    credential = verified[6]
+    assert (verified.sender_type, verified.sender_index, verified.proposal_type) == (
+        1,
+        a.own_leaf_index,
+        proposal_type,
+    )
+    assert (verified.body, verified.authenticated_data, verified.epoch) == (
+        body,
+        b"content",
+        a.epoch,
+    )
+    credential = verified.credential
     assert credential is not None and credential.identity == b"m0"
+    assert verified.signature_key == a.member(a.own_leaf_index).signature_key
 
 
 def test_our_verifier_accepts_openmls_proposals() -> None:
@@ -218,7 +228,8 @@ def test_our_verifier_accepts_openmls_proposals() -> None:
     a, b, c = group_of(3)
     for message in (a.propose_remove(2), a.propose_self_update(), a.leave_via_self_remove()):
         verified = n.rcs_verify_proposal(b, message)
-        assert verified[0] == 1 and verified[1] == 0 and verified[5] == a.epoch
+        assert verified.sender_type == 1 and verified.sender_index == 0
+        assert verified.epoch == a.epoch
         assert n.rcs_parse_proposal(message)[4] in (0x0003, 0x0002, 0x000A)
         # And it breaks on any change.
         bad = bytearray(message)
@@ -254,8 +265,9 @@ def test_proposal_verified_in_a_past_epoch() -> None:
     deliver(result.commit, [b])
     assert b.epoch == 3 and b.member(2) is None
     verified = n.rcs_verify_proposal(b, signed)
-    assert verified[1] == 2 and verified[5] == 1 and verified[4] == b"receipt at epoch 1"
-    credential = verified[6]
+    assert verified.sender_index == 2 and verified.epoch == 1
+    assert verified.authenticated_data == b"receipt at epoch 1"
+    credential = verified.credential
     assert credential is not None and credential.identity == b"m2"
 
 
@@ -294,7 +306,7 @@ def test_server_remove_body() -> None:
     a, b = group_of(2)
     message = n.rcs_create_proposal(a, 0xF004, (1).to_bytes(4, "big"))
     assert n.rcs_parse_proposal(message)[5] == b"\x00\x00\x00\x01"
-    assert n.rcs_verify_proposal(b, message)[3] == b"\x00\x00\x00\x01"
+    assert n.rcs_verify_proposal(b, message).body == b"\x00\x00\x00\x01"
 
 
 # --- Welcome-only GroupInfo extensions -------------------------------------------------------
@@ -322,8 +334,9 @@ def test_welcome_only_extensions() -> None:
     )
     assert result.welcome is not None and result.group_info is None
     group.merge_pending_commit()
-    joined, extensions = n.rcs_join_group(bob, result.welcome, config=config)
-    assert (0xF005, secret) in extensions
+    staged = bob.stage_welcome(result.welcome, config=config)
+    assert (0xF005, secret) in staged.group_info_extensions
+    joined = staged.join()
     assert joined.epoch_authenticator == group.epoch_authenticator
     # Not in the GroupContext, not in the GroupInfo the delivery service gets.
     assert all(t != 0xF005 for t, _ in joined.extensions)
@@ -331,9 +344,9 @@ def test_welcome_only_extensions() -> None:
     # Without extensions it is an ordinary commit.
     carol = client("c")
     with pytest.raises(RcsMlsError):
-        n.rcs_join_group(carol, result.welcome)
+        carol.stage_welcome(result.welcome)
     with pytest.raises(InvalidArgumentError):
-        n.rcs_join_group(bob, result.commit)
+        bob.stage_welcome(result.commit)
 
 
 def test_rcs_commit_checks() -> None:

@@ -36,6 +36,12 @@ negative-delivery IMDN (``failed-to-decrypt``) to send back.
 Conversation state beyond the MLS group (pending file keys, subject and icon keys, leave
 requests, the authenticators of past epochs) lives in memory, in this object.
 
+Who may be in the conversation is decided by one policy,
+:class:`~rcs_mls.rcs.membership.MembershipPolicy`, applied before anything is merged or
+stored: the members of a Welcome, key packages before they are added, and every received
+commit (adds, external joins, credential replacements, GroupContext changes). A commit it
+refuses is :class:`Rejected` and the group stays in its epoch, fully usable.
+
 Participants are keyed by the ``tel:`` number of their X.509 credentials; a participant
 may have several devices (leaves), and adding or removing a participant touches all of
 them in one commit. Commits are arbitrated by the delivery service (one per epoch, see
@@ -62,8 +68,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from cryptography import x509
-
 from rcs_mls import _native
 from rcs_mls._native import (
     ApplicationMessage,
@@ -72,6 +76,7 @@ from rcs_mls._native import (
     Group,
     GroupConfig,
     KeyPackage,
+    Member,
     ProposalMessage,
     StagedCommit,
 )
@@ -82,6 +87,7 @@ from rcs_mls.exceptions import (
     FileIntegrityError,
     GroupStateError,
     InvalidArgumentError,
+    MembershipError,
     ParseError,
     RcsMlsError,
     ValidationError,
@@ -104,7 +110,7 @@ from rcs_mls.rcs.cpim import (
     MimeHeader,
     format_datetime,
 )
-from rcs_mls.rcs.credentials import phone_number_of, validate_chain
+from rcs_mls.rcs.credentials import phone_number_of
 from rcs_mls.rcs.file_transfer import (
     CONTENT_TYPE_FT_HTTP,
     ENCRYPTED_FILE_NAME,
@@ -126,6 +132,7 @@ from rcs_mls.rcs.imdn import (
     NotificationType,
 )
 from rcs_mls.rcs.iscomposing import CONTENT_TYPE_ISCOMPOSING, ComposingState, IsComposing
+from rcs_mls.rcs.membership import MembershipPolicy, TrustAnchors
 from rcs_mls.rcs.payload import ApplicationAad, SecretPayload, decode_varint, encode_varint
 
 __all__ = [
@@ -133,6 +140,7 @@ __all__ = [
     "Conversation",
     "ConversationEnded",
     "Event",
+    "ExternalJoin",
     "FailureReport",
     "FileKeyReceived",
     "FileOffer",
@@ -239,11 +247,12 @@ def client_for_device(credential: Credential, keys: _native.SignatureKeyPair) ->
     )
 
 
-def _participant_of(credential: Credential) -> str:
-    """The participant a credential names: its ``tel:`` number (X.509), else the identity."""
-    if credential.credential_type == "x509":
-        return phone_number_of(credential.certificates)
-    return credential.identity.decode("utf-8", "replace")
+def _policy_for(
+    trust_anchors: TrustAnchors | MembershipPolicy, allow_external_joins: bool
+) -> MembershipPolicy:
+    if isinstance(trust_anchors, MembershipPolicy):
+        return trust_anchors
+    return MembershipPolicy(trust_anchors, allow_external_joins=allow_external_joins)
 
 
 def _now() -> dt.datetime:
@@ -368,6 +377,16 @@ class MembershipChange(Event):
 
 
 @dataclass(frozen=True)
+class ExternalJoin(MembershipChange):
+    """A device joined by external commit (``sender`` is its participant, also in
+    ``added`` when it is new to the conversation): a participant's device rejoining after
+    it lost its state (self-heal), which replaced ``replaced_leaves`` (its own old
+    leaves), or a new device."""
+
+    replaced_leaves: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class CommitApplied(Event):
     """A commit that changed neither the participants nor ended the conversation (a key
     update, a new subject or icon commitment)."""
@@ -375,7 +394,8 @@ class CommitApplied(Event):
 
 @dataclass(frozen=True)
 class ConversationEnded(Event):
-    """The ``end_mls`` extension was committed: no encrypted message is sent any more."""
+    """The ``end_mls`` extension was committed (``sender`` ended encryption): no
+    encrypted message is sent any more."""
 
 
 @dataclass(frozen=True)
@@ -405,21 +425,43 @@ class IconChange(Event):
 class Rejected(Event):
     """A message that failed a check and was not delivered.
 
-    ``reason`` says which check; ``response`` is what to send back, if anything: the
-    negative-delivery IMDN for a message that could not be decrypted.
+    ``reason`` says which check; ``failure`` the RCC.16 client failure reason, if one
+    applies. ``response`` is the signed negative-delivery IMDN to send back, made only
+    when the rejected message authenticated as coming from a current member (a commit
+    the membership policy refuses, say): anything else could be a forgery, and a member
+    must not sign a report for a message id anyone chose. For a message that did not
+    decrypt, RCC.16 sends the report only after self-heal failed: call
+    :meth:`Conversation.send_receipt` with ``ImdnStatus.FAILED`` and ``failure`` then.
     """
 
     reason: str
     response: Outgoing | None = None
+    failure: MlsClientFailureReason | None = None
 
 
 class _Reject(Exception):
-    """Internal: abort processing of one incoming message."""
+    """Internal: abort processing of one incoming message. ``authenticated``: the message
+    was verified as coming from a current member, so a failure report may be signed."""
 
-    def __init__(self, reason: str, *, failure: MlsClientFailureReason | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        failure: MlsClientFailureReason | None = None,
+        authenticated: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.failure = failure
+        self.authenticated = authenticated
+
+
+@dataclass(frozen=True)
+class _LeaveRequest:
+    """A verified leave request: ``leaf`` as held by ``signature_key`` when it was made."""
+
+    number: str
+    signature_key: bytes
 
 
 @dataclass
@@ -455,25 +497,39 @@ class Conversation:
         client: Client,
         group: Group,
         *,
-        trust_anchors: Sequence[bytes | x509.Certificate] | None = None,
+        trust_anchors: TrustAnchors | MembershipPolicy,
+        allow_external_joins: bool = False,
     ) -> None:
         """Wrap an existing group; most callers want :meth:`start` or :meth:`join`.
 
+        ``trust_anchors`` (required) are the roots RCS device certificates chain to; only
+        :data:`~rcs_mls.rcs.membership.INSECURE_SKIP_CHAIN_VALIDATION_FOR_TESTS` skips
+        chain validation. ``allow_external_joins`` accepts external commits by devices of
+        people who are not participants yet. Both make the conversation's
+        :class:`~rcs_mls.rcs.membership.MembershipPolicy`; a policy built beforehand may
+        be passed as ``trust_anchors`` instead (``allow_external_joins`` is then the
+        policy's).
+
         Raises:
             ValidationError: the group is not an RCC.16 group (no ``era`` extension).
+            CredentialError: this device's own credential is not acceptable.
+            InvalidArgumentError: malformed trust anchors.
         """
         self._client = client
         self._group = group
-        self._trust_anchors = trust_anchors
-        self._own_number = _participant_of(client.credential)
+        self._policy = _policy_for(trust_anchors, allow_external_joins)
+        self._own_number = self._policy.participant(
+            client.credential, client.signature_public_key, new=False
+        )
         self._pending: _PendingCommit | None = None
         self._authenticators: dict[int, bytes] = {}
-        self._file_keys: dict[str, FileMetadata] = {}
+        # File keys by (sender, FileInfo message id): a descriptor claims only its own.
+        self._file_keys: dict[tuple[str, str], FileMetadata] = {}
         self._metadata_keys: list[_MetadataKey] = []
-        # Devices that asked to leave: by a bare 0xF003 proposal (removed by value when
-        # committing), and by OpenMLS's 0x000A (in OpenMLS's proposal store).
-        self._leave_requests: dict[int, str] = {}
-        self._openmls_leaves: dict[int, str] = {}
+        # Verified leave requests by leaf: a bare 0xF003 SelfRemove or 0xF004 ServerRemove
+        # (removed by value when committing), and OpenMLS's 0x000A (in its proposal store).
+        self._leave_requests: dict[int, _LeaveRequest] = {}
+        self._openmls_leaves: dict[int, _LeaveRequest] = {}
         self._subject: str | None = None
         self._icon: bytes | None = None
         if self.era is None:
@@ -500,8 +556,9 @@ class Conversation:
         client: Client,
         key_packages: Sequence[KeyPackage],
         *,
+        trust_anchors: TrustAnchors | MembershipPolicy,
         group_id: str | None = None,
-        trust_anchors: Sequence[bytes | x509.Certificate] | None = None,
+        allow_external_joins: bool = False,
     ) -> tuple[Conversation, Outgoing]:
         """Create a conversation and the commit that adds every device of ``key_packages``.
 
@@ -514,12 +571,14 @@ class Conversation:
         Raises:
             InvalidArgumentError: no key package, a 1:1 with other than one peer, or a key
                 package in another ciphersuite.
-            CredentialError: a credential does not validate against ``trust_anchors``.
+            CredentialError: a credential (this device's or a key package's) is not
+                acceptable (:class:`~rcs_mls.rcs.membership.MembershipPolicy`).
         """
         if not key_packages:
             raise InvalidArgumentError("a conversation starts with at least one other device")
-        own = _participant_of(client.credential)
-        others = {_participant_of(kp.credential) for kp in key_packages} - {own}
+        policy = _policy_for(trust_anchors, allow_external_joins)
+        own = policy.participant(client.credential, client.signature_public_key)
+        others = {policy.check_key_package(kp) for kp in key_packages} - {own}
         if group_id is None:
             if len(others) != 1:
                 raise InvalidArgumentError("a 1:1 conversation has exactly one other participant")
@@ -527,7 +586,7 @@ class Conversation:
         elif not group_id:
             raise InvalidArgumentError("group_id must not be empty")
         group = client.create_group(cls.group_config(), group_id=group_id.encode("utf-8"))
-        conversation = cls(client, group, trust_anchors=trust_anchors)
+        conversation = cls(client, group, trust_anchors=policy)
         commit = conversation.add_devices(key_packages)
         return conversation, commit
 
@@ -537,30 +596,36 @@ class Conversation:
         client: Client,
         welcome: bytes,
         *,
-        trust_anchors: Sequence[bytes | x509.Certificate] | None = None,
+        trust_anchors: TrustAnchors | MembershipPolicy,
+        allow_external_joins: bool = False,
     ) -> Conversation:
-        """Join from a Welcome CPIM object. The subject and icon keys of the Welcome are
-        kept: the subject and icon are read when their ciphertexts arrive.
+        """Join from a Welcome CPIM object, once every member of the group it leads to
+        passed the membership policy (nothing is stored otherwise, and the key package
+        stays usable). The subject and icon keys of the Welcome are kept: the subject and
+        icon are read when their ciphertexts arrive.
 
         Raises:
             ParseError: not a CPIM Welcome.
             ValidationError: the era header disagrees with the group, or the group is not
                 an RCC.16 group.
-            CredentialError: a member's credential does not validate.
+            CredentialError: a member's credential is not acceptable.
             RcsMlsError: the Welcome is not for this client, or does not verify.
         """
         message = CpimMessage.from_bytes(welcome)
         if message.content_type != CONTENT_TYPE_MLS_RCS_CLIENT:
             raise ParseError("a Welcome travels as message/mls-rcs-client")
-        group, extensions = _native.rcs_join_group(client, message.body, config=cls.group_config())
-        conversation = cls(client, group, trust_anchors=trust_anchors)
-        era_header = message.header("Era-ID", NS_MLS)
-        if era_header != str(conversation.era):
+        staged = client.stage_welcome(message.body, config=cls.group_config())
+        era = _era_of(staged.group_context_extensions)
+        if era is None:
+            raise ValidationError("not an RCC.16 group: no era extension (0xF001)")
+        if message.header("Era-ID", NS_MLS) != str(era):
             raise ValidationError("the Welcome's mls.Era-ID is not the group's era")
-        if trust_anchors is not None:
-            for member in group.members():
-                conversation._validate(member.credential)
-        for ext_type, data in extensions:
+        policy = _policy_for(trust_anchors, allow_external_joins)
+        policy.review_welcome(
+            staged, policy.participant(client.credential, client.signature_public_key)
+        )
+        conversation = cls(client, staged.join(), trust_anchors=policy)
+        for ext_type, data in staged.group_info_extensions:
             kind = {profile.EXT_SUBJECT_KEY: "subject", profile.EXT_ICON_KEY: "icon"}.get(ext_type)
             if kind is None:
                 continue
@@ -604,8 +669,12 @@ class Conversation:
 
     @property
     def is_one_to_one(self) -> bool:
-        """Whether this is a 1:1 chat: a UUIDv4 group id and two participants."""
-        return _UUID4_RE.fullmatch(self.group_id) is not None and len(self.participants) <= 2
+        """Whether this is a 1:1 chat: its group id is a UUIDv4 (RCC.16 §8), and the
+        membership policy keeps it to two participants."""
+        return self._is_uuid_group()
+
+    def _is_uuid_group(self) -> bool:
+        return _UUID4_RE.fullmatch(self.group_id) is not None
 
     @property
     def era(self) -> int | None:
@@ -636,9 +705,14 @@ class Conversation:
     def participants(self) -> dict[str, list[int]]:
         """Participants (``tel:`` numbers) and the leaf indices of their devices."""
         out: dict[str, list[int]] = {}
-        for member in self._group.members():
-            out.setdefault(_participant_of(member.credential), []).append(member.leaf_index)
+        for leaf, number in self._leaves().items():
+            out.setdefault(number, []).append(leaf)
         return out
+
+    @property
+    def policy(self) -> MembershipPolicy:
+        """The membership policy this conversation applies."""
+        return self._policy
 
     @property
     def subject(self) -> str | None:
@@ -666,13 +740,6 @@ class Conversation:
         self._authenticators[self._group.epoch] = self._group.epoch_authenticator
         for old in sorted(self._authenticators)[: -(profile.MAX_PAST_EPOCHS + 1)]:
             del self._authenticators[old]
-
-    def _validate(self, credential: Credential) -> None:
-        if self._trust_anchors is None:
-            return
-        if credential.credential_type != "x509":
-            raise CredentialError("RCS members have X.509 credentials")
-        validate_chain(credential.certificates, self._trust_anchors)
 
     def _require_sendable(self) -> None:
         if not self._group.is_active:
@@ -962,16 +1029,20 @@ class Conversation:
         devices of existing ones).
 
         Raises:
-            CredentialError: a credential does not validate against the trust anchors.
+            CredentialError: a credential is not acceptable (the membership policy).
             GroupStateError: as for :meth:`send_text`.
-            InvalidArgumentError: a key package of another ciphersuite.
+            InvalidArgumentError: a key package of another ciphersuite, or a third
+                participant in a 1:1.
         """
+        numbers = []
         for kp in key_packages:
             if kp.ciphersuite != profile.SUITE:
                 raise InvalidArgumentError("RCS key packages are ciphersuite 0x0002")
-            self._validate(kp.credential)
-        targets = tuple(sorted({_participant_of(kp.credential) for kp in key_packages}))
+            numbers.append(self._policy.check_key_package(kp))
+        targets = tuple(sorted(set(numbers)))
         added = tuple(sorted(set(targets) - set(self.participants)))
+        if self._is_uuid_group() and len(set(self.participants) | set(targets)) > 2:
+            raise InvalidArgumentError("a 1:1 conversation has two participants")
         return self._commit("add", add=key_packages, added=added, welcome_to=targets)
 
     def add_participants(self, key_packages: Sequence[KeyPackage]) -> Outgoing:
@@ -1000,14 +1071,25 @@ class Conversation:
         Raises:
             GroupStateError: as for :meth:`send_text`.
         """
-        members = {m.leaf_index for m in self._group.members()}
-        leaves = sorted(leaf for leaf in self._leave_requests if leaf in members)
-        by_openmls = [leaf for leaf in self._openmls_leaves if leaf in members]
-        if not leaves and not by_openmls:
+        self._drop_stale_leaves()
+        own = self._group.own_leaf_index
+        leaves = sorted(leaf for leaf in self._leave_requests if leaf != own)
+        if not leaves and not self._openmls_leaves:
             return None
-        names = {self._leave_requests[leaf] for leaf in leaves}
-        names |= {self._openmls_leaves[leaf] for leaf in by_openmls}
-        return self._commit("remove", remove=leaves, removed=tuple(sorted(names - {""})))
+        names = {self._leave_requests[leaf].number for leaf in leaves}
+        names |= {request.number for request in self._openmls_leaves.values()}
+        return self._commit("remove", remove=leaves, removed=tuple(sorted(names)))
+
+    def _drop_stale_leaves(self) -> None:
+        """Forget leave requests whose leaf is now empty or held by another key."""
+        for requests in (self._leave_requests, self._openmls_leaves):
+            for leaf, request in list(requests.items()):
+                try:
+                    MembershipPolicy.check_leave(
+                        self._group.member(leaf), request.signature_key, leaf
+                    )
+                except RcsMlsError:
+                    del requests[leaf]
 
     def update_keys(self) -> Outgoing:
         """A commit with an update path (key refresh, RCC.16 asks for one at least every
@@ -1073,11 +1155,14 @@ class Conversation:
         return outgoing
 
     def end(self) -> Outgoing:
-        """End encryption in this conversation: a commit adding ``end_mls`` (0xF002).
+        """End encryption in this 1:1 conversation: a commit adding ``end_mls`` (0xF002).
 
         Raises:
-            GroupStateError: as for :meth:`send_text`.
+            GroupStateError: as for :meth:`send_text`, or a group chat (the membership
+                policy lets no member end encryption in a group chat).
         """
+        if not self._is_uuid_group():
+            raise GroupStateError("end_mls ends 1:1 conversations only")
         extensions = self._extensions_with(profile.EXT_END_MLS, profile.END_MLS_DATA)
         return self._commit("end", extensions=extensions)
 
@@ -1169,12 +1254,18 @@ class Conversation:
             return self._receive(message, message_id)
         except _Reject as exc:
             response = None
-            if exc.failure is not None and message_id is not None and self._group.is_active:
+            # A report is signed only for what a current member verifiably sent.
+            if (
+                exc.authenticated
+                and exc.failure is not None
+                and message_id is not None
+                and self._group.is_active
+            ):
                 try:
                     response = self.send_receipt(message_id, ImdnStatus.FAILED, reason=exc.failure)
                 except RcsMlsError:  # pragma: no cover - signing cannot fail for a member
                     response = None
-            return Rejected(message_id, None, self._safe_epoch(), exc.reason, response)
+            return Rejected(message_id, None, self._safe_epoch(), exc.reason, response, exc.failure)
         except ParseError as exc:
             return Rejected(message_id, None, self._safe_epoch(), f"malformed: {exc}")
         except RcsMlsError as exc:
@@ -1225,10 +1316,12 @@ class Conversation:
         raise _Reject(f"unexpected content type {str(content_type)[:60]!r}")
 
     def _sender_number(self, credential: Credential | None) -> str | None:
-        if credential is None:
+        """The participant of an authenticated sender's credential (which passed the
+        membership policy when it entered the group), or None."""
+        if credential is None or credential.credential_type != "x509":
             return None
         try:
-            return _participant_of(credential)
+            return phone_number_of(credential.certificates)
         except RcsMlsError:
             return None
 
@@ -1277,11 +1370,11 @@ class Conversation:
                 f"{generation}"
             )
         sender_number = self._sender_number(result.sender_credential)
+        if sender_number is None:  # pragma: no cover - the policy admitted every member
+            raise _Reject("a sender with no participant identity")
         return self._route(payload, message_id, sender_number, result.epoch)
 
-    def _route(
-        self, payload: SecretPayload, message_id: str, sender: str | None, epoch: int
-    ) -> Event:
+    def _route(self, payload: SecretPayload, message_id: str, sender: str, epoch: int) -> Event:
         content_type = payload.content_type
         base = content_type.split(";", 1)[0].strip().lower()
         try:
@@ -1299,7 +1392,7 @@ class Conversation:
             if base == CONTENT_TYPE_FILE_INFO:
                 info = FileInfo.from_bytes(payload.body)
                 if info.file is not None:
-                    self._file_keys[message_id] = info.file
+                    self._file_keys[(sender, message_id)] = info.file
                 for kind, slot in (("subject", info.subject), ("icon", info.icon)):
                     if slot is not None:
                         self._metadata_keys = [k for k in self._metadata_keys if k.kind != kind]
@@ -1310,9 +1403,9 @@ class Conversation:
                 if descriptor.mls_file is None:
                     raise _Reject("an unencrypted file in an MLS conversation")
                 key_id = descriptor.mls_file.decode("ascii", "replace")
-                metadata = self._file_keys.pop(key_id, None)
+                metadata = self._file_keys.pop((sender, key_id), None)
                 if metadata is None:
-                    raise _Reject("no FileInfo for this file")
+                    raise _Reject("no FileInfo from this sender for this file")
                 return FileOffer(message_id, sender, epoch, descriptor, metadata)
         except UnicodeDecodeError:
             raise _Reject("text that is not UTF-8") from None
@@ -1335,21 +1428,24 @@ class Conversation:
         except (binascii.Error, ValueError):
             raise _Reject("the content signature is not base64") from None
         try:
-            sender_type, _index, proposal_type, _body, content, epoch, credential = (
-                _native.rcs_verify_proposal(self._group, signature)
-            )
+            verified = _native.rcs_verify_proposal(self._group, signature)
         except RcsMlsError as exc:
             raise _Reject(f"receipt signature: {type(exc).__name__}") from None
-        if proposal_type != profile.PROPOSAL_RCS_SIGNATURE or sender_type != _SENDER_MEMBER:
+        if (
+            verified.proposal_type != profile.PROPOSAL_RCS_SIGNATURE
+            or verified.sender_type != _SENDER_MEMBER
+        ):
             raise _Reject("the content signature is not an rcs_signature of a member")
+        epoch = verified.epoch
         self._check_authenticator(authenticator, epoch)
         try:
             expected = _signed_receipt_content(message_id, self._era_or_fail(), imdn)
         except (InvalidArgumentError, UnicodeError):
             raise _Reject("a receipt that cannot be signed") from None
-        if content != expected:
+        if verified.authenticated_data != expected:
             raise _Reject("the signed content does not match the receipt")
-        return _receipt_event(imdn, message_id, self._sender_number(credential), epoch, True)
+        sender = self._sender_number(verified.credential)
+        return _receipt_event(imdn, message_id, sender, epoch, True)
 
     def _receive_metadata(self, ciphertext: bytes, message_id: str) -> Event:
         for kind in ("subject", "icon"):
@@ -1400,50 +1496,66 @@ class Conversation:
         except ParseError:
             bare = False
         if bare:
-            try:
-                sender_type, index, proposal_type, proposal_body, _aad, _epoch, credential = (
-                    _native.rcs_verify_proposal(self._group, body)
-                )
-            except RcsMlsError as exc:
-                raise _Reject(f"proposal: {type(exc).__name__}") from None
-            if proposal_type == profile.PROPOSAL_SELF_REMOVE and sender_type == _SENDER_MEMBER:
-                number = self._sender_number(credential) or ""
-                self._leave_requests[index] = number
-                return LeaveRequest(message_id, number or None, epoch, index)
-            if proposal_type == profile.PROPOSAL_SERVER_REMOVE and sender_type == _SENDER_EXTERNAL:
-                # The server (an external sender of the group) removes a leaf: committed,
-                # like a SelfRemove, as a Remove by value.
-                leaf = int.from_bytes(proposal_body, "big")
-                member = self._group.member(leaf)
-                if member is None:
-                    raise _Reject(f"ServerRemove of an empty leaf {leaf}")
-                self._leave_requests[leaf] = self._sender_number(member.credential) or ""
-                return LeaveRequest(message_id, None, epoch, leaf)
-            raise _Reject(f"proposal 0x{proposal_type:04x} is not acted on")
+            return self._receive_bare_proposal(body, message_id)
         try:
             result = self._group.process_message(body)
         except RcsMlsError as exc:
             raise _Reject(f"invalid proposal: {type(exc).__name__}") from None
         if not isinstance(result, ProposalMessage):  # pragma: no cover - content type said so
             raise _Reject("not a proposal")
-        if result.proposal_type == int(ProposalType.SELF_REMOVE):
-            sender_leaf = result.sender_leaf_index
-            member = None if sender_leaf is None else self._group.member(sender_leaf)
-            leaver = None if member is None else self._sender_number(member.credential)
-            if sender_leaf is None:
-                raise _Reject("a SelfRemove not sent by a member")
-            self._openmls_leaves[sender_leaf] = leaver or ""
-            return LeaveRequest(message_id, leaver, epoch, sender_leaf)
-        self._group.clear_pending_proposals()
-        raise _Reject(f"proposal 0x{result.proposal_type:04x} is not acted on")
+        sender_leaf = result.sender_leaf_index
+        member = None if sender_leaf is None else self._group.member(sender_leaf)
+        if result.proposal_type != int(ProposalType.SELF_REMOVE) or member is None:
+            self._group.clear_pending_proposals()
+            raise _Reject(f"proposal 0x{result.proposal_type:04x} is not acted on")
+        # OpenMLS verified it in the current epoch, from the member at that leaf.
+        request = _LeaveRequest(self._number_of(member), member.signature_key)
+        self._openmls_leaves[member.leaf_index] = request
+        return LeaveRequest(message_id, request.number, epoch, member.leaf_index)
+
+    def _receive_bare_proposal(self, body: bytes, message_id: str) -> Event:
+        """RCC.16's SelfRemove (0xF003) and ServerRemove (0xF004): verified in the epoch
+        they name, honoured only while the leaf is held by the key it was held by then."""
+        try:
+            verified = _native.rcs_verify_proposal(self._group, body)
+        except RcsMlsError as exc:
+            raise _Reject(f"proposal: {type(exc).__name__}") from None
+        kind = (verified.proposal_type, verified.sender_type)
+        if kind == (profile.PROPOSAL_SELF_REMOVE, _SENDER_MEMBER):
+            leaf, key, by = verified.sender_index, verified.signature_key, "SelfRemove"
+        elif kind == (profile.PROPOSAL_SERVER_REMOVE, _SENDER_EXTERNAL):
+            # Verified in the current epoch only: the leaf it names is today's.
+            leaf = int.from_bytes(verified.body, "big")
+            target = self._group.member(leaf)
+            if target is None:
+                raise _Reject(f"ServerRemove of an empty leaf {leaf}")
+            key, by = target.signature_key, "ServerRemove"
+        else:
+            raise _Reject(f"proposal 0x{verified.proposal_type:04x} is not acted on")
+        current = self._group.member(leaf)
+        try:
+            MembershipPolicy.check_leave(current, key, leaf)
+        except MembershipError as exc:
+            raise _Reject(f"{by}: {exc}") from None
+        assert current is not None
+        request = _LeaveRequest(self._number_of(current), key)
+        self._leave_requests[leaf] = request
+        sender = request.number if by == "SelfRemove" else None
+        return LeaveRequest(message_id, sender, verified.epoch, leaf)
+
+    def _number_of(self, member: Member) -> str:
+        """A member's participant; members passed the policy when they entered, so a
+        credential that does not map (possible only in a group made without it) gets a
+        placeholder instead of breaking the conversation."""
+        number = self._sender_number(member.credential)
+        return number if number is not None else f"<leaf {member.leaf_index}: no tel: URI>"
 
     def _leaves(self) -> dict[int, str]:
         """The leaf index of every member, to its participant."""
-        return {m.leaf_index: _participant_of(m.credential) for m in self._group.members()}
+        return {m.leaf_index: self._number_of(m) for m in self._group.members()}
 
     def _receive_commit(self, body: bytes, message_id: str) -> Event:
         before = self._leaves()
-        was_ended = self.ended
         try:
             staged = self._group.process_message(body)
         except RcsMlsError as exc:
@@ -1453,21 +1565,28 @@ class Conversation:
             ) from None
         if not isinstance(staged, StagedCommit):  # pragma: no cover - content type said so
             raise _Reject("not a commit")
+        # The one membership check, before the merge: a refused commit leaves the group
+        # in its epoch. The commit is authenticated (OpenMLS verified it), so a failure
+        # report may be signed for it.
         try:
-            for member in staged.added:
-                self._validate(member.credential)
-        except (CredentialError, RcsMlsError):
+            review = self._policy.review_commit(
+                staged, before, self._group.extensions, one_to_one=self._is_uuid_group()
+            )
+        except CredentialError as exc:
             raise _Reject(
-                "a commit adds a member whose credential does not validate",
+                f"membership: invalid credential: {exc}",
                 failure=MlsClientFailureReason.INVALID_CREDENTIAL,
+                authenticated=True,
             ) from None
-        # Refused before merging, so the group stays as it was.
-        if _era_of(staged.group_context_extensions) != self.era:
-            raise _Reject("a commit changed the era (an era advance is a new group)")
+        except MembershipError as exc:
+            raise _Reject(
+                f"membership: {exc}",
+                failure=MlsClientFailureReason.INVALID_COMMIT,
+                authenticated=True,
+            ) from None
         self._group.merge_staged_commit(staged)
         self._remember_epoch()
-        sender_leaf = staged.sender_leaf_index
-        committer = None if sender_leaf is None else before.get(sender_leaf)
+        committer = review.committer
         # Removed leaves: by Remove proposals (a leaf may be refilled by an add of the same
         # commit) and by OpenMLS's SelfRemove (not a Remove proposal) alike.
         if self._group.is_active:
@@ -1479,15 +1598,21 @@ class Conversation:
         for leaf in gone:
             self._leave_requests.pop(leaf, None)
             self._openmls_leaves.pop(leaf, None)
-        added = tuple(sorted({_participant_of(m.credential) for m in staged.added}))
+        self._drop_stale_leaves()
+        joined = () if review.joiner is None else (review.joiner,)
+        added = tuple(sorted(set(review.added) | (set(joined) - set(before.values()))))
         removed = tuple(sorted({before[leaf] for leaf in gone} - set(after.values())))
         if staged.self_removed or not self._group.is_active:
             return MembershipChange(
                 message_id, committer, staged.epoch, added, removed or (self._own_number,), True
             )
+        if review.joiner is not None:
+            return ExternalJoin(
+                message_id, committer, self.epoch, added, removed, False, review.replaced
+            )
         if added or gone:
             return MembershipChange(message_id, committer, self.epoch, added, removed)
-        if self.ended and not was_ended:
+        if review.ended:
             return ConversationEnded(message_id, committer, self.epoch)
         return CommitApplied(message_id, committer, self.epoch)
 
