@@ -13,11 +13,8 @@ they fail.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -35,13 +32,11 @@ from rcs_mls import (
 from rcs_mls.exceptions import CredentialError
 from rcs_mls.interop.mlsrs import (
     MlsRsApplication,
-    MlsRsBuildError,
     MlsRsClient,
     MlsRsCommit,
     MlsRsGroup,
     MlsRsPeer,
     MlsRsPeerError,
-    build_peer,
 )
 from rcs_mls.rcs import profile
 from rcs_mls.rcs.conversation import Conversation, client_for_device
@@ -58,26 +53,6 @@ BOB = "tel:+15550100003"
 OTHER = "tel:+15550100009"
 
 # ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def mlsrs_binary() -> Path:
-    """Build the mls-rs peer once; skip without cargo, but fail under CI."""
-    start = time.monotonic()
-    try:
-        binary = build_peer()
-    except MlsRsBuildError as e:
-        if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-            pytest.fail(f"CI: the mls-rs interop peer must build: {e}")
-        pytest.skip(f"mls-rs interop peer unavailable: {e}")
-    print(f"\nmls-rs peer ready in {time.monotonic() - start:.1f} s: {binary}")
-    return binary
-
-
-@pytest.fixture
-def peer(mlsrs_binary: Path) -> Iterator[MlsRsPeer]:
-    with MlsRsPeer(mlsrs_binary) as p:
-        yield p
 
 
 @pytest.fixture(scope="module")
