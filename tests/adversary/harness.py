@@ -38,6 +38,7 @@ __all__ = [
     "Net",
     "assert_rejected",
     "device_keys",
+    "forge_cpim",
     "inject",
     "raw_client",
     "rcs_client",
@@ -57,6 +58,29 @@ def device_keys(ca: TestCertificateAuthority, number: str) -> tuple[SignatureKey
     return keys, ca.issue_device_certificate(number, keys.public_key)
 
 
+def forge_cpim(
+    body: bytes,
+    content_type: str = "message/mls-rcs-client",
+    *,
+    era: int,
+    authenticator: bytes,
+    message_id: str | None = None,
+) -> bytes:
+    """A CPIM object with RCC.16's headers (RCC16.md §3), written from the profile text,
+    as anyone on the path can write one."""
+    headers = (
+        CpimHeader("From", "<sip:anonymous@anonymous.invalid>"),
+        CpimHeader("To", "<sip:anonymous@anonymous.invalid>"),
+        CpimHeader("NS", "imdn <urn:ietf:params:imdn>"),
+        CpimHeader("NS", "mls <http://www.gsma.com/rcs/mls>"),
+        CpimHeader("imdn.Message-ID", message_id or f"MxAttack{next(_ids):016d}"),
+        CpimHeader("DateTime", "2026-12-02T10:00:00.000Z"),
+        CpimHeader("mls.Era-ID", str(era)),
+        CpimHeader("mls.Epoch-Authenticator", base64.b64encode(authenticator).decode("ascii")),
+    )
+    return CpimMessage(headers, (MimeHeader("Content-Type", content_type),), body).to_bytes()
+
+
 def server_cpim(
     conv: Conversation,
     body: bytes,
@@ -65,20 +89,12 @@ def server_cpim(
     message_id: str | None = None,
     authenticator: bytes | None = None,
 ) -> bytes:
-    """A CPIM object as the delivery service can write it: RCC.16's headers (RCC16.md §3)
-    with the era and the current epoch authenticator it has seen on other traffic."""
+    """A CPIM object as the delivery service writes it for ``conv``: the era and the
+    current epoch authenticator it has seen on other traffic."""
     auth = conv.epoch_authenticator if authenticator is None else authenticator
-    headers = (
-        CpimHeader("From", "<sip:anonymous@anonymous.invalid>"),
-        CpimHeader("To", "<sip:anonymous@anonymous.invalid>"),
-        CpimHeader("NS", "imdn <urn:ietf:params:imdn>"),
-        CpimHeader("NS", "mls <http://www.gsma.com/rcs/mls>"),
-        CpimHeader("imdn.Message-ID", message_id or f"MxAttack{next(_ids):016d}"),
-        CpimHeader("DateTime", "2026-12-02T10:00:00.000Z"),
-        CpimHeader("mls.Era-ID", str(conv.era)),
-        CpimHeader("mls.Epoch-Authenticator", base64.b64encode(auth).decode("ascii")),
-    )
-    return CpimMessage(headers, (MimeHeader("Content-Type", content_type),), body).to_bytes()
+    era = conv.era
+    assert era is not None
+    return forge_cpim(body, content_type, era=era, authenticator=auth, message_id=message_id)
 
 
 def inject(conv: Conversation, body: bytes, content_type: str = "message/mls-rcs-client") -> Event:

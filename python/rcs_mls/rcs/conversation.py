@@ -59,7 +59,6 @@ native ``rcs_*`` functions and ``docs/openmls-gaps.md`` say what was done instea
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import hashlib
 import os
@@ -82,6 +81,7 @@ from rcs_mls._native import (
 )
 from rcs_mls._types import ProposalType
 from rcs_mls.exceptions import (
+    CpimParseError,
     CredentialError,
     DecryptionError,
     FileIntegrityError,
@@ -169,6 +169,7 @@ _WIRE_WELCOME = 3
 _CONTENT_PROPOSAL = 2
 _CONTENT_COMMIT = 3
 _AUTHENTICATOR_LENGTH = 32
+_AUTHENTICATOR_BASE64_LENGTH = 44
 # The RCC.16 proposals OpenMLS cannot decode (bare payloads): this package handles them.
 _BARE_PROPOSALS = (
     profile.PROPOSAL_RCS_SIGNATURE,
@@ -1280,15 +1281,16 @@ class Conversation:
     def _check_headers(self, message: CpimMessage) -> bytes:
         """The era and the epoch authenticator headers (RCC.16 §7.9); returns the latter."""
         era = message.header("Era-ID", NS_MLS)
-        authenticator = message.header("Epoch-Authenticator", NS_MLS)
-        if era is None or authenticator is None:
+        try:
+            raw = message.header_base64(
+                "Epoch-Authenticator", NS_MLS, max_length=_AUTHENTICATOR_BASE64_LENGTH
+            )
+        except CpimParseError:
+            raise _Reject("mls.Epoch-Authenticator is not base64 of 32 bytes") from None
+        if era is None or raw is None:
             raise _Reject("mls.Era-ID or mls.Epoch-Authenticator missing")
         if _ERA_RE.fullmatch(era) is None or int(era) != self.era:
             raise _Reject(f"mls.Era-ID {era[:12]!r} is not this group's era")
-        try:
-            raw = base64.b64decode(authenticator, validate=True)
-        except (binascii.Error, ValueError):
-            raise _Reject("mls.Epoch-Authenticator is not base64") from None
         if len(raw) != _AUTHENTICATOR_LENGTH:
             raise _Reject("mls.Epoch-Authenticator is not 32 bytes")
         return raw
@@ -1416,17 +1418,16 @@ class Conversation:
     def _receive_signed_receipt(
         self, message: CpimMessage, message_id: str, authenticator: bytes
     ) -> Event:
-        signature_b64 = message.header("MLS-Derived-Content-Signature", NS_MLS)
         try:
             imdn = Imdn.from_bytes(message.body)
         except ParseError:
             raise _Reject("malformed IMDN") from None
-        if signature_b64 is None:
-            raise _Reject("a receipt in an MLS conversation must be signed")
         try:
-            signature = base64.b64decode(signature_b64, validate=True)
-        except (binascii.Error, ValueError):
+            signature = message.header_base64("MLS-Derived-Content-Signature", NS_MLS)
+        except CpimParseError:
             raise _Reject("the content signature is not base64") from None
+        if signature is None:
+            raise _Reject("a receipt in an MLS conversation must be signed")
         try:
             verified = _native.rcs_verify_proposal(self._group, signature)
         except RcsMlsError as exc:
