@@ -532,6 +532,7 @@ def rcs_create_external_proposal(
     authenticated_data: _Bytes | None = None,
 ) -> bytes: ...
 def rcs_parse_proposal(message: _Bytes) -> tuple[bytes, int, int, int, int, bytes, bytes]: ...
+
 @final
 class RcsVerifiedProposal:
     """A proposal whose membership tag and signature verified."""
