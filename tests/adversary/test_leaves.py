@@ -20,7 +20,6 @@ from rcs_mls.rcs.conversation import (
     LeaveRequest,
     MembershipChange,
     Outgoing,
-    Rejected,
 )
 from rcs_mls.rcs.cpim import CpimMessage
 from rcs_mls.rcs.payload import decode_varint, encode_varint
@@ -208,18 +207,12 @@ def test_server_remove_delayed_one_epoch(net: Net) -> None:
     old_authenticator = conv.epoch_authenticator
     bob.commit(bob_conv, bob_conv.update_keys)
     alice.pump(), carol.pump()
-    # Both header variants: the authenticator of the proposal's epoch, and the current one.
-    for authenticator in (old_authenticator, conv.epoch_authenticator):
-        event = conv.receive(server_cpim(conv, proposal, authenticator=authenticator))
-        assert isinstance(event, Rejected), event
-        assert "WrongEpoch" in event.reason or "Epoch-Authenticator" in event.reason
-        assert event.response is None
-    assert (
-        "WrongEpoch"
-        in assert_rejected(
-            conv.receive(server_cpim(conv, proposal, authenticator=old_authenticator)), "proposal"
-        ).reason
-    )
+    # With the authenticator of the proposal's epoch: verified, and refused as too old.
+    event = conv.receive(server_cpim(conv, proposal, authenticator=old_authenticator))
+    assert assert_rejected(event, "WrongEpoch").response is None
+    # With the current one: the header does not match the proposal's epoch.
+    event = conv.receive(server_cpim(conv, proposal))
+    assert assert_rejected(event, "Epoch-Authenticator").response is None
     assert conv.commit_leaves() is None
     still_in_step((alice, conv), (bob, bob_conv), (carol, carol.convs["grp"]))
 
@@ -373,3 +366,28 @@ def test_replayed_self_remove_after_the_leaver_was_re_added(net: Net) -> None:
     assert conv.commit_leaves() is None
     assert conv.participants[CAROL] == [carol_leaf]
     still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "messages of kept past epochs are accepted from senders removed since: a removed "
+        "member that ignores its removal keeps talking for profile.MAX_PAST_EPOCHS epochs "
+        "(possibly by design: RCC.16 keeps past epochs for late messages; needs a decision)"
+    ),
+)
+def test_removed_member_keeps_sending_in_its_last_epoch(net: Net) -> None:
+    """Removed member: Carol ignores the commit removing her and keeps encrypting in her
+    last epoch; Alice, epochs later, still reads her messages as Carol's."""
+    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice.commit(conv, lambda: conv.remove_participant(CAROL))
+    bob.pump()
+    net.relay.fetch(carol.device)  # Carol never processes her removal
+    alice.commit(conv, conv.update_keys)
+    alice.commit(conv, conv.update_keys)
+    bob.pump()
+    assert carol_conv.active and carol_conv.epoch == conv.epoch - 3
+    after_removal = carol_conv.send_text("I am still here")
+    # Today: a TextMessage from CAROL (epoch of the message: before her removal).
+    assert_rejected(conv.receive(after_removal.cpim), "removed")
+    still_in_step((alice, conv), (bob, bob_conv))

@@ -13,6 +13,8 @@ import datetime as dt
 import os
 from pathlib import Path
 
+import pytest
+
 from rcs_mls import _native
 from rcs_mls.rcs import profile
 from rcs_mls.rcs.conversation import (
@@ -171,8 +173,8 @@ def test_commit_with_a_broken_signature_or_membership_tag(net: Net) -> None:
 
 
 def test_forged_signed_receipt_is_not_answered(net: Net) -> None:
-    """Delivery service: a signed receipt whose signature is garbage (or another group's
-    receipt), under a message id of its choosing."""
+    """Delivery service: a real signed receipt of another conversation, and one relabelled
+    with a receipt id of its choosing: neither verifies, neither is answered."""
     alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
     alice.start([bob, carol], group_id="other")
     sent = conv.send_text("hello")
@@ -319,4 +321,37 @@ def test_file_info_under_another_members_message_id(net: Net, tmp_path: Path) ->
     net.relay.download(url, downloaded)
     conv.decrypt_file(offer, downloaded, plain)
     assert plain.read_bytes() == src.read_bytes()
+    still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "the signed report for a refused (authenticated) commit names the CPIM "
+        "imdn.Message-ID, which nothing binds to the commit: whoever wraps the commit "
+        "chooses the id Alice signs a failure for"
+    ),
+)
+def test_refused_commit_rewrapped_under_a_chosen_message_id(net: Net) -> None:
+    """Delivery service (or the malicious member): re-wraps a real member's refused commit
+    under the message id of Bob's text, which Alice read fine, to obtain Alice's signed
+    "failed: invalid-commit" report for Bob's message."""
+    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    text = bob_conv.send_text("did you get this?")
+    assert isinstance(conv.receive(text.cpim), TextMessage)
+    carol_conv.receive(text.cpim)
+    extensions = [
+        (t, (profile.ERA_INITIAL + 1).to_bytes(4, "big") if t == profile.EXT_ERA else d)
+        for t, d in carol_conv.group.extensions
+    ]
+    result = carol_conv.group.commit(group_context_extensions=extensions)
+    carol_conv.group.clear_pending_commit()
+    event = assert_rejected(
+        conv.receive(server_cpim(conv, result.commit, message_id=text.message_id)), "era"
+    )
+    report = None if event.response is None else bob_conv.receive(event.response.cpim)
+    # Today: a FailureReport signed by Alice, reporting Bob's text as failed.
+    assert not (
+        isinstance(report, FailureReport) and report.reported_message_id == text.message_id
+    ), report
     still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
