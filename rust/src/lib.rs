@@ -9,6 +9,7 @@ mod group;
 mod interop;
 mod key_packages;
 mod provider;
+mod rcs_by_reference;
 mod rcs_gaps;
 mod storage;
 mod types;
