@@ -783,6 +783,9 @@ pub struct VerifiedProposal {
     pub(crate) epoch: u64,
     pub(crate) credential: Option<openmls::prelude::Credential>,
     pub(crate) signature_key: Vec<u8>,
+    /// The member sender's leaf encryption key in that epoch (empty for an external one):
+    /// with the signature key, it tells whether a leaf still holds the same leaf node.
+    pub(crate) encryption_key: Vec<u8>,
 }
 
 pub(crate) fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProposal> {
@@ -793,6 +796,7 @@ pub(crate) fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<V
     let suite = g.ciphersuite();
     let current = g.epoch().as_u64();
     let crypto = c.provider.crypto();
+    let mut encryption_key = Vec::new();
     let (key, context, credential) = if p.sender_type == SENDER_MEMBER {
         let (secrets, past_leaves) = secrets_for_epoch(g, c, p.epoch)?.ok_or_else(|| {
             Error::WrongEpoch(format!(
@@ -828,6 +832,7 @@ pub(crate) fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<V
         if !bool::from(expected.as_slice().ct_eq(tag)) {
             return Err(Error::InvalidSignature("invalid membership tag".into()));
         }
+        encryption_key = member.encryption_key;
         (member.signature_key, Some(context), Some(member.credential))
     } else {
         if p.epoch != current {
@@ -855,6 +860,7 @@ pub(crate) fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<V
         epoch: p.epoch,
         credential,
         signature_key: key,
+        encryption_key,
     })
 }
 
@@ -1080,6 +1086,9 @@ pub struct VerifiedProposalOut {
     /// The key the signature verified with (the sender's in that epoch).
     #[pyo3(get)]
     signature_key: Py<PyBytes>,
+    /// The member sender's leaf encryption key in that epoch (empty for an external one).
+    #[pyo3(get)]
+    encryption_key: Py<PyBytes>,
 }
 
 #[pymethods]
@@ -1116,6 +1125,7 @@ fn rcs_verify_proposal(
             .map(|inner| Py::new(py, Credential { inner }))
             .transpose()?,
         signature_key: PyBytes::new(py, &v.signature_key).unbind(),
+        encryption_key: PyBytes::new(py, &v.encryption_key).unbind(),
     })
 }
 
