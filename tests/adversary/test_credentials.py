@@ -1,6 +1,6 @@
 """Credentials: every leaf that enters a conversation, or replaces one, carries a valid
 RCS certificate for its own signature key, with a ``tel:`` identity that a replacement
-keeps (docs/threat-model.md, rows C1-C8)."""
+keeps (docs/threat-model.md, rows C1-C9; C10-C11 are in test_review.py)."""
 
 from __future__ import annotations
 

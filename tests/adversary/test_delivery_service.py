@@ -3,7 +3,8 @@ relabelling and moving messages between conversations, and handing a Welcome to 
 wrong device.
 
 Everything here is real traffic of honest members; the server changes only which device
-gets what, when, and (where it can write them) the CPIM headers.
+gets what, when, and (where it can write them) the CPIM headers (docs/threat-model.md,
+rows D1-D9; D10-D11 are in test_review.py).
 """
 
 from __future__ import annotations

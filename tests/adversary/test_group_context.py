@@ -5,7 +5,7 @@ capabilities, an extension no member may set) or adds a third participant to a 1
 
 Members may change only the subject and icon commitments and the metadata-keys flag
 (:func:`rcs_mls.rcs.membership._review_extensions`); ``end_mls`` may be added in a 1:1
-only, and never withdrawn.
+only, and never withdrawn (docs/threat-model.md, rows G1-G11).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Leave requests (SelfRemove 0xF003, ServerRemove 0xF004) under attack: replayed from an
 earlier epoch, left waiting while the leaf changes hands, signed by the wrong key, or
-sent by someone who is no member of that epoch.
+sent by someone who is no member of that epoch (docs/threat-model.md, rows L1-L13;
+L14-L16 are in test_review.py).
 
 A leave request names a leaf *index*; leaves are reused. The rule under test
 (:meth:`~rcs_mls.rcs.membership.MembershipPolicy.check_leave`): a request is honoured only

@@ -5,6 +5,8 @@
   otherwise the delivery service could collect signatures over ids of its choosing.
 * A File Transfer descriptor unlocks only the FileInfo key its own sender delivered,
   under the message id it names: another member cannot point Alice at Bob's key.
+
+docs/threat-model.md, rows R1-R9; R10-R13 are in test_review.py.
 """
 
 from __future__ import annotations
