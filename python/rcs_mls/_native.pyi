@@ -394,6 +394,7 @@ class Client:
         ratchet_tree: _Bytes | None = None,
         config: GroupConfig | None = None,
         verify_leaf_lifetimes: bool = True,
+        replace_group: bool = False,
     ) -> Group: ...
     def stage_welcome(
         self,
@@ -402,6 +403,7 @@ class Client:
         ratchet_tree: _Bytes | None = None,
         config: GroupConfig | None = None,
         verify_leaf_lifetimes: bool = True,
+        replace_group: bool = False,
     ) -> StagedWelcome: ...
     def join_by_external_commit(
         self,

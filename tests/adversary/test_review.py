@@ -253,12 +253,6 @@ def test_commit_referencing_a_leave_request_the_receiver_never_got(net: Net) -> 
 # --- receipts, files, subject ------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a signed receipt (rcs_signature) of a past epoch is accepted from a device "
-    "no longer in the conversation: the late-message rule of _receive_application is "
-    "not applied in _receive_signed_receipt",
-)
 def test_signed_receipt_from_a_removed_member(net: Net) -> None:
     """R10. Removed member: Carol ignores the commit removing her and, from her last epoch,
     signs "displayed" receipts for messages she never saw; Alice, epochs later, takes
@@ -306,13 +300,6 @@ def _subject_group(net: Net) -> tuple[Trio, bytes]:
     return trio, key.metadata.encryption_info.key_material
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the subject commitment binds the key only (RCC.16 Annex C): any member may "
-    "deliver a FileInfo with the committed key and a new IV/tag, then another "
-    "ciphertext; Conversation accepts it as a SubjectChange without any commit, so "
-    "the delivery service can show members different subjects",
-)
 def test_subject_changed_without_a_commit(net: Net) -> None:
     """R12. Malicious member (with the delivery service choosing who gets it): Carol re-uses
     the committed subject key with a fresh IV and tag to deliver a different subject to

@@ -97,7 +97,8 @@ class Dev:
         for delivery in self.net.relay.fetch(self.device):
             conv = self.convs.get(delivery.group_id)
             if Conversation.is_welcome(delivery.cpim):
-                if conv is not None:
+                if conv is not None and conv.active:  # a new era of this conversation
+                    got.append(conv.receive(delivery.cpim))
                     continue
                 try:
                     conv = Conversation.join(

@@ -65,7 +65,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rcs_mls import _native
 from rcs_mls._native import (
@@ -93,7 +93,7 @@ from rcs_mls.exceptions import (
     ValidationError,
     WrongEpochError,
 )
-from rcs_mls.rcs import filecrypt, profile
+from rcs_mls.rcs import continuity, filecrypt, profile
 from rcs_mls.rcs.cpim import (
     CONTENT_TYPE_MLS,
     CONTENT_TYPE_MLS_FT,
@@ -104,6 +104,7 @@ from rcs_mls.rcs.cpim import (
     HEADER_MLS_DERIVED_CONTENT_SIGNATURE,
     HEADER_MLS_EPOCH_AUTHENTICATOR,
     HEADER_MLS_ERA_ID,
+    HEADER_MLS_ORIGINAL_MESSAGE_ID,
     NS_IMDN,
     NS_MLS,
     CpimHeader,
@@ -140,6 +141,7 @@ __all__ = [
     "CommitApplied",
     "Conversation",
     "ConversationEnded",
+    "EraAdvanced",
     "Event",
     "ExternalJoin",
     "FailureReport",
@@ -164,6 +166,7 @@ _UUID4_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-
 _ERA_RE = re.compile(r"[0-9]{1,10}")
 _SENDER_MEMBER = 1
 _SENDER_EXTERNAL = 2
+_SENDER_NEW_MEMBER_COMMIT = 4
 _WIRE_PUBLIC = 1
 _WIRE_PRIVATE = 2
 _WIRE_WELCOME = 3
@@ -171,6 +174,10 @@ _CONTENT_PROPOSAL = 2
 _CONTENT_COMMIT = 3
 _AUTHENTICATOR_LENGTH = 32
 _AUTHENTICATOR_BASE64_LENGTH = 44
+# What a new era keeps of the group it replaces (GroupContext extensions).
+_CARRIED_ACROSS_ERAS = frozenset(
+    {profile.EXT_SUBJECT_COMMITMENT, profile.EXT_ICON_COMMITMENT, 0x0005}  # external_senders
+)
 # The RCC.16 proposals OpenMLS cannot decode (bare payloads): this package handles them.
 _BARE_PROPOSALS = (
     profile.PROPOSAL_RCS_SIGNATURE,
@@ -292,11 +299,13 @@ class Outgoing:
 class Event:
     """Something :meth:`Conversation.receive` read: ``message_id`` of the CPIM object,
     ``sender`` the authenticated participant (``tel:`` number; None when not known),
-    ``epoch`` the MLS epoch of the message."""
+    ``epoch`` the MLS epoch of the message. ``original_message_id`` is set on a resend
+    (RCC.16 §7.5.3: the message id it replaces, authenticated in the AAD)."""
 
     message_id: str | None
     sender: str | None
     epoch: int
+    original_message_id: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -392,6 +401,15 @@ class ExternalJoin(MembershipChange):
 class CommitApplied(Event):
     """A commit that changed neither the participants nor ended the conversation (a key
     update, a new subject or icon commitment)."""
+
+
+@dataclass(frozen=True)
+class EraAdvanced(Event):
+    """The conversation was re-created as a new MLS group of ``era`` (RCC16.md §2) by
+    ``sender``, a member of the group it replaces (checked with the continuity token, see
+    :mod:`rcs_mls.rcs.continuity`). Messages of the previous era are no longer read."""
+
+    era: int
 
 
 @dataclass(frozen=True)
@@ -523,6 +541,9 @@ class Conversation:
         # File keys by (sender, FileInfo message id): a descriptor claims only its own.
         self._file_keys: dict[tuple[str, str], FileMetadata] = {}
         self._metadata_keys: list[_MetadataKey] = []
+        # Who committed the current subject / icon commitment (None: unknown, e.g. set
+        # before this device joined): only that member's key delivery is taken.
+        self._metadata_committers: dict[str, str | None] = {}
         # Verified leave requests by leaf: a bare 0xF003 SelfRemove or 0xF004 ServerRemove
         # (removed by value when committing), and OpenMLS's 0x000A (in its proposal store).
         self._leave_requests: dict[int, _LeaveRequest] = {}
@@ -611,7 +632,7 @@ class Conversation:
         message = CpimMessage.from_bytes(welcome)
         if message.content_type != CONTENT_TYPE_MLS_RCS_CLIENT:
             raise ParseError("a Welcome travels as message/mls-rcs-client")
-        staged = client.stage_welcome(message.body, config=cls.group_config())
+        staged = client.stage_welcome(message.body, config=cls.group_config(), replace_group=True)
         era = _era_of(staged.group_context_extensions)
         if era is None:
             raise ValidationError("not an RCC.16 group: no era extension (0xF001)")
@@ -623,8 +644,20 @@ class Conversation:
             policy.participant(client.credential, client.signature_public_key),
             one_to_one=_UUID4_RE.fullmatch(staged.group_id.decode("utf-8", "replace")) is not None,
         )
+        # A device removed before and added again replaces its dead group; a live one is
+        # never replaced from here.
+        if staged.group_id in client.list_groups() and client.load_group(staged.group_id).is_active:
+            raise GroupStateError(
+                "this device is in this conversation already (a Welcome of a new era goes "
+                "to Conversation.receive)"
+            )
         conversation = cls(client, staged.join(), trust_anchors=policy)
-        for ext_type, data in staged.group_info_extensions:
+        conversation._keep_welcome_keys(staged.group_info_extensions)
+        return conversation
+
+    def _keep_welcome_keys(self, extensions: Sequence[tuple[int, bytes]]) -> None:
+        """The subject and icon keys a Welcome carries (GroupInfo extensions)."""
+        for ext_type, data in extensions:
             kind = {profile.EXT_SUBJECT_KEY: "subject", profile.EXT_ICON_KEY: "icon"}.get(ext_type)
             if kind is None:
                 continue
@@ -635,8 +668,18 @@ class Conversation:
                 continue
             slot = info.subject if kind == "subject" else info.icon
             if slot is not None:
-                conversation._metadata_keys.append(_MetadataKey(kind, slot))
-        return conversation
+                self._metadata_keys.append(_MetadataKey(kind, slot))
+
+    def _switch_to(self, group: Group) -> None:
+        """Continue the conversation in ``group`` (a new era, or this device's rejoin):
+        what belonged to the previous group's epochs is dropped."""
+        self._group = group
+        self._pending = None
+        self._authenticators.clear()
+        self._leave_requests.clear()
+        self._openmls_leaves.clear()
+        self._metadata_committers.clear()
+        self._remember_epoch()
 
     @staticmethod
     def is_welcome(data: bytes) -> bool:
@@ -783,18 +826,32 @@ class Conversation:
             content.append(MimeHeader("Content-Disposition", content_disposition))
         return CpimMessage(tuple(headers), tuple(content), body).to_bytes()
 
-    def _application(self, kind: str, content_type: str, body: bytes) -> Outgoing:
-        """Encrypt a SecretPayload whose generation is the one MLS encrypts it with."""
+    def _application(
+        self,
+        kind: str,
+        content_type: str,
+        body: bytes,
+        *,
+        original_message_id: str | None = None,
+    ) -> Outgoing:
+        """Encrypt a SecretPayload whose generation is the one MLS encrypts it with; a
+        resend names the message it replaces in the AAD and in mls.Original-Message-ID."""
         self._require_sendable()
         message_id = profile.new_message_id()
-        aad = ApplicationAad(message_id, self._era_or_fail()).to_bytes()
+        resend = None if original_message_id is None else _resend_component(original_message_id)
+        aad = ApplicationAad(message_id, self._era_or_fail(), resend).to_bytes()
         frame = SecretPayload(0, content_type, body).to_bytes()
         # The generation field sits at offset 4 (after version and payload type); the
         # native call writes the real generation there under the group lock.
         wire, _generation = _native.rcs_encrypt_with_generation(
             self._group, frame, authenticated_data=aad, generation_offset=4
         )
-        cpim = self._cpim(message_id, CONTENT_TYPE_MLS, wire)
+        extra = (
+            ()
+            if original_message_id is None
+            else (CpimHeader(HEADER_MLS_ORIGINAL_MESSAGE_ID, original_message_id),)
+        )
+        cpim = self._cpim(message_id, CONTENT_TYPE_MLS, wire, extra=extra)
         return Outgoing(cpim, message_id, CONTENT_TYPE_MLS, kind, self._group.epoch)
 
     def _era_or_fail(self) -> int:
@@ -805,14 +862,24 @@ class Conversation:
 
     # --- sending --------------------------------------------------------------------------
 
-    def send_text(self, text: str, *, content_type: str = _TEXT_PLAIN) -> Outgoing:
-        """Encrypt a text message.
+    def send_text(
+        self,
+        text: str,
+        *,
+        content_type: str = _TEXT_PLAIN,
+        original_message_id: str | None = None,
+    ) -> Outgoing:
+        """Encrypt a text message; with ``original_message_id``, a resend of that message
+        (say after a failure report), under a new message id.
 
         Raises:
             GroupStateError: the conversation ended, this device left, or a commit is
                 pending.
+            InvalidArgumentError: ``original_message_id`` is not a message id.
         """
-        return self._application("text", content_type, text.encode("utf-8"))
+        return self._application(
+            "text", content_type, text.encode("utf-8"), original_message_id=original_message_id
+        )
 
     def send_payload(self, content_type: str, body: bytes, *, kind: str = "payload") -> Outgoing:
         """Encrypt any MIME entity (a location, an image inline...) as a SecretPayload.
@@ -971,6 +1038,32 @@ class Conversation:
                 return key
         return None
 
+    def _takes_metadata_key(self, kind: str, slot: FileMetadata, sender: str) -> bool:
+        """Whether a subject or icon key delivered in a FileInfo is taken: it must match the
+        committed commitment and come from the member who committed it (when that is
+        known; else only while no key for the commitment is held). The commitment binds
+        the key only, not the IV: anyone holding the key could otherwise deliver another
+        value under it [safe choice]."""
+        label, ext_type = _METADATA[kind]
+        committed = dict(self._group.extensions).get(ext_type)
+        if committed is None or _unframe(committed) != metadata_commitment(
+            label, slot.encryption_info.key_material
+        ):
+            return False
+        committer = self._metadata_committers.get(kind)
+        if committer is not None:
+            return sender == committer
+        return self._committed_key(kind) is None
+
+    def _note_metadata_commits(
+        self, before: Sequence[tuple[int, bytes]], committer: str | None
+    ) -> None:
+        """After a commit: who committed a changed subject or icon commitment."""
+        old, new = dict(before), dict(self._group.extensions)
+        for kind, (_label, ext_type) in _METADATA.items():
+            if old.get(ext_type) != new.get(ext_type):
+                self._metadata_committers[kind] = committer
+
     def _welcome_extensions(self) -> list[tuple[int, bytes]]:
         """The current subject and icon keys, for the Welcome only (0xF005, 0xF003)."""
         out: list[tuple[int, bytes]] = []
@@ -994,6 +1087,7 @@ class Conversation:
         removed: tuple[str, ...] = (),
         welcome_to: tuple[str, ...] = (),
         proposals: Sequence[bytes] = (),
+        welcome_extensions: Sequence[tuple[int, bytes]] = (),
     ) -> Outgoing:
         self._require_sendable()
         epoch = self._group.epoch
@@ -1003,7 +1097,7 @@ class Conversation:
             add=list(add),
             remove=list(remove),
             group_context_extensions=extensions,
-            welcome_extensions=self._welcome_extensions() if add else [],
+            welcome_extensions=[*self._welcome_extensions(), *welcome_extensions] if add else [],
             proposals=list(proposals),
         )
         self._pending = _PendingCommit(kind, epoch, welcome_to, result.welcome)
@@ -1215,6 +1309,88 @@ class Conversation:
             cpim, message_id, CONTENT_TYPE_MLS_RCS_CLIENT, "proposal", self._group.epoch
         )
 
+    def advance_era(self, key_packages: Sequence[KeyPackage]) -> Outgoing:
+        """Re-create the conversation as a new MLS group of the next era (RCC16.md §2: the
+        era never changes within a group), with every device of ``key_packages`` (all
+        devices of every other participant, and this participant's other devices). The
+        new group keeps the group id, the subject and icon and the server's
+        ``external_senders``; its Welcome carries the continuity token that proves to the
+        others that a member made it (:mod:`rcs_mls.rcs.continuity`).
+
+        This device leaves the previous era at once: its store holds one group per id, so
+        late messages of the previous era are no longer read. Submit the commit; once
+        accepted, :meth:`commit_accepted` returns the Welcome.
+
+        Raises:
+            CredentialError: a key package's credential is not acceptable.
+            GroupStateError: as for :meth:`send_text`.
+            InvalidArgumentError: no key package, or one of another ciphersuite.
+        """
+        self._require_sendable()
+        if not key_packages:
+            raise InvalidArgumentError("a new era starts with at least one other device")
+        numbers = []
+        for kp in key_packages:
+            if kp.ciphersuite != profile.SUITE:
+                raise InvalidArgumentError("RCS key packages are ciphersuite 0x0002")
+            numbers.append(self._policy.check_key_package(kp))
+        new_era = self._era_or_fail() + 1
+        commitment, carried = continuity.extensions(continuity.token(self._group, new_era))
+        kept = [(t, d) for t, d in self._group.extensions if t in _CARRIED_ACROSS_ERAS]
+        config = self.group_config()
+        config = GroupConfig(
+            public_handshake=True,
+            max_past_epochs=config.max_past_epochs,
+            required_extensions=config.required_extensions,
+            group_context_extensions=[era_extension(new_era), commitment, *kept],
+        )
+        group_id = self._group.group_id
+        self._client.delete_group(group_id)  # one group per id in a store
+        self._switch_to(self._client.create_group(config, group_id=group_id))
+        targets = tuple(sorted(set(numbers)))
+        return self._commit(
+            "era",
+            add=key_packages,
+            added=tuple(sorted(set(targets) - {self._own_number})),
+            welcome_to=targets,
+            welcome_extensions=[carried],
+        )
+
+    def rejoin(self, group_info: bytes) -> Outgoing:
+        """Self-heal (RCC.16 §7): this device missed a commit and cannot follow the group
+        any more; it rejoins by external commit from the current GroupInfo (the delivery
+        service keeps it), replacing its old leaf. The others accept it through the
+        membership policy (:class:`ExternalJoin` with the replaced leaf).
+
+        The GroupInfo's members pass the membership policy before the commit is made. This
+        device is in the new epoch at once; if the delivery service rejects the commit,
+        fetch the GroupInfo again and rejoin again.
+
+        Raises:
+            ParseError: not a GroupInfo.
+            ValidationError: the GroupInfo is for another group or era.
+            CredentialError / MembershipError: a member of the group is not acceptable.
+        """
+        group_id, extensions = _group_info_context(group_info)
+        if group_id != self._group.group_id:
+            raise ValidationError("the GroupInfo is for another group")
+        if _era_of(extensions) != self.era:
+            raise ValidationError("the GroupInfo is of another era")
+        self._client.delete_group(group_id)
+        group, result = self._client.join_by_external_commit(group_info, config=self.group_config())
+        try:
+            roster = {m.leaf_index: self._policy.member(m, new=False) for m in group.members()}
+            if self._is_uuid_group() and len(set(roster.values())) > 2:
+                raise MembershipError("a 1:1 conversation has two participants")
+        except RcsMlsError:
+            self._client.delete_group(group_id)
+            raise
+        self._switch_to(group)
+        self._pending = _PendingCommit("rejoin", group.epoch - 1)
+        message_id = profile.new_message_id()
+        cpim = self._cpim(message_id, CONTENT_TYPE_MLS_RCS_CLIENT, result.commit, disposition=None)
+        return Outgoing(cpim, message_id, CONTENT_TYPE_MLS_RCS_CLIENT, "commit", group.epoch - 1)
+
     def commit_accepted(self) -> list[Outgoing]:
         """The delivery service accepted this device's commit: merge it, and return what
         follows it (the Welcome, for the added participants only; the subject or icon key
@@ -1226,7 +1402,10 @@ class Conversation:
         pending = self._pending
         if pending is None:
             raise GroupStateError("there is no pending commit")
-        self._group.merge_pending_commit()
+        before = self._group.extensions
+        if pending.kind != "rejoin":  # an external commit is applied when it is made
+            self._group.merge_pending_commit()
+        self._note_metadata_commits(before, self._own_number)
         self._pending = None
         self._remember_epoch()
         out: list[Outgoing] = []
@@ -1263,8 +1442,10 @@ class Conversation:
 
     def commit_rejected(self) -> None:
         """The delivery service rejected this device's commit (another won the epoch):
-        drop it. Process the winner's commit, then make the change again."""
-        self._group.clear_pending_commit()
+        drop it. Process the winner's commit, then make the change again (after a
+        :meth:`rejoin`: rejoin again from the new GroupInfo)."""
+        if self._pending is not None and self._pending.kind != "rejoin":
+            self._group.clear_pending_commit()
         self._pending = None
 
     # --- receiving --------------------------------------------------------------------------
@@ -1332,6 +1513,10 @@ class Conversation:
         if message_id is None:
             raise _Reject("imdn.Message-ID missing")
         content_type = message.content_type
+        if content_type == CONTENT_TYPE_MLS_RCS_CLIENT and _wire_format(message.body) == (
+            _WIRE_WELCOME
+        ):
+            return self._receive_new_era(message, message_id)
         if content_type == CONTENT_TYPE_MLS_RCS_SERVER and _looks_like_xml(message.body):
             return self._receive_server_report(message.body, message_id)
         authenticator = self._check_headers(message)
@@ -1346,6 +1531,35 @@ class Conversation:
         if content_type == CONTENT_TYPE_MLS_FT:
             return self._receive_metadata(message.body, message_id)
         raise _Reject(f"unexpected content type {str(content_type)[:60]!r}")
+
+    def _receive_new_era(self, message: CpimMessage, message_id: str) -> Event:
+        """A Welcome into this conversation's group id: a new era, made by a member of the
+        current group (the continuity token says so), whose members pass the policy."""
+        try:
+            staged = self._client.stage_welcome(
+                message.body, config=self.group_config(), replace_group=True
+            )
+        except RcsMlsError as exc:
+            raise _Reject(f"a Welcome that does not open: {type(exc).__name__}: {exc}") from None
+        if staged.group_id != self._group.group_id:
+            raise _Reject("a Welcome for another conversation: join it with Conversation.join")
+        era = _era_of(staged.group_context_extensions)
+        if era is None or message.header("Era-ID", NS_MLS) != str(era):
+            raise _Reject("the Welcome's mls.Era-ID is not its group's era")
+        try:
+            continuity.verify(
+                self._group, era, staged.group_context_extensions, staged.group_info_extensions
+            )
+            roster = self._policy.review_welcome(
+                staged, self._own_number, one_to_one=self._is_uuid_group()
+            )
+        except (CredentialError, MembershipError) as exc:
+            raise _Reject(f"new era: {exc}") from None
+        self._switch_to(staged.join())  # the previous era's group is erased in the join
+        self._metadata_keys.clear()
+        self._keep_welcome_keys(staged.group_info_extensions)
+        creator = roster.get(staged.sender_leaf_index)
+        return EraAdvanced(message_id, creator, self.epoch, era)
 
     def _receive_server_proposal(self, body: bytes, message_id: str, authenticator: bytes) -> Event:
         """Server control (``message/mls-rcs-server``, RCC16.md §3) carrying MLS: a
@@ -1405,6 +1619,12 @@ class Conversation:
             raise _Reject("imdn.Message-ID differs from the authenticated data")
         if aad.era != self.era:
             raise _Reject("the authenticated data names another era")
+        original = message.header("Original-Message-ID", NS_MLS)
+        if aad.resend is None:
+            if original is not None:
+                raise _Reject("mls.Original-Message-ID on a message that is not a resend")
+        elif original is None or _resend_component(original) != aad.resend:
+            raise _Reject("mls.Original-Message-ID differs from the authenticated resend")
         try:
             result = self._group.process_message(body)
         except (DecryptionError, WrongEpochError):
@@ -1416,14 +1636,9 @@ class Conversation:
         if not isinstance(result, ApplicationMessage):
             raise _Reject("message/mls must carry an application message")
         if result.epoch != self._group.epoch:
-            # A late message of a kept past epoch: only from a device still in the
-            # conversation (a removed member keeps its old epoch's keys).
-            leaf = result.sender_leaf_index
-            current = None if leaf is None else self._group.member(leaf)
-            if current is None or current.credential != result.sender_credential:
-                raise _Reject(
-                    f"a message of epoch {result.epoch} from a device no longer in the conversation"
-                )
+            self._require_still_present(
+                result.sender_leaf_index, result.sender_credential, result.epoch
+            )
         if result.authenticated_data != wire_aad:  # pragma: no cover - the AEAD binds it
             raise _Reject("the authenticated data changed")
         try:
@@ -1438,7 +1653,8 @@ class Conversation:
         sender_number = self._sender_number(result.sender_credential)
         if sender_number is None:  # pragma: no cover - the policy admitted every member
             raise _Reject("a sender with no participant identity")
-        return self._route(payload, message_id, sender_number, result.epoch)
+        event = self._route(payload, message_id, sender_number, result.epoch)
+        return event if original is None else replace(event, original_message_id=original)
 
     def _route(self, payload: SecretPayload, message_id: str, sender: str, epoch: int) -> Event:
         content_type = payload.content_type
@@ -1460,7 +1676,7 @@ class Conversation:
                 if info.file is not None:
                     self._file_keys[(sender, message_id)] = info.file
                 for kind, slot in (("subject", info.subject), ("icon", info.icon)):
-                    if slot is not None:
+                    if slot is not None and self._takes_metadata_key(kind, slot, sender):
                         self._metadata_keys = [k for k in self._metadata_keys if k.kind != kind]
                         self._metadata_keys.append(_MetadataKey(kind, slot, sender))
                 return FileKeyReceived(message_id, sender, epoch, info)
@@ -1478,6 +1694,14 @@ class Conversation:
         except ParseError as exc:
             raise _Reject(f"malformed {base}: {exc}") from None
         raise _Reject(f"unsupported content type {base[:60]!r}")
+
+    def _require_still_present(self, leaf: int | None, credential: Credential, epoch: int) -> None:
+        """Something signed or sent in a kept past epoch is taken only from a device still
+        in the conversation at the same leaf (a removed member keeps its old epoch's keys
+        and could go on signing and sending in it) [safe choice]."""
+        current = None if leaf is None else self._group.member(leaf)
+        if current is None or current.credential != credential:
+            raise _Reject(f"a message of epoch {epoch} from a device no longer in the conversation")
 
     def _receive_signed_receipt(
         self, message: CpimMessage, message_id: str, authenticator: bytes
@@ -1503,6 +1727,8 @@ class Conversation:
             raise _Reject("the content signature is not an rcs_signature of a member")
         epoch = verified.epoch
         self._check_authenticator(authenticator, epoch)
+        if epoch != self._group.epoch and verified.credential is not None:
+            self._require_still_present(verified.sender_index, verified.credential, epoch)
         try:
             expected = _signed_receipt_content(message_id, self._era_or_fail(), imdn)
         except (InvalidArgumentError, UnicodeError):
@@ -1546,7 +1772,10 @@ class Conversation:
             )
         if wire_format != _WIRE_PUBLIC or epoch is None:
             raise _Reject("message/mls-rcs-client carries a PublicMessage or a Welcome")
-        self._check_authenticator(authenticator, epoch)
+        # An external commit's author was not in the epoch and cannot know its
+        # authenticator; the commit itself is checked by MLS and the membership policy.
+        if not (content == _CONTENT_COMMIT and _sender_type(body) == _SENDER_NEW_MEMBER_COMMIT):
+            self._check_authenticator(authenticator, epoch)
         if content == _CONTENT_PROPOSAL:
             return self._receive_proposal(body, message_id, epoch)
         if content != _CONTENT_COMMIT:
@@ -1654,9 +1883,11 @@ class Conversation:
             raise _Reject(
                 f"membership: {exc}", failure=MlsClientFailureReason.INVALID_COMMIT
             ) from None
+        extensions_before = self._group.extensions
         self._group.merge_staged_commit(staged)
         self._remember_epoch()
         committer = review.committer
+        self._note_metadata_commits(extensions_before, committer)
         # Removed leaves: by Remove proposals (a leaf may be refilled by an add of the same
         # commit) and by OpenMLS's SelfRemove (not a Remove proposal) alike.
         if self._group.is_active:
@@ -1753,6 +1984,73 @@ def _private_message_aad(body: bytes) -> bytes:
     offset += length + 8 + 1  # epoch, content_type
     length, offset = decode_varint(body, offset)
     return body[offset : offset + length]
+
+
+def _resend_component(original_message_id: str) -> bytes:
+    """[guess] The AAD resend component after its tag: ``opaque original_message_id<V>``
+    (RCC16.md §5 gives only its absent form, a single 0x00).
+
+    Raises:
+        InvalidArgumentError: not a printable-ASCII message id.
+    """
+    try:
+        raw = original_message_id.encode("ascii")
+    except (UnicodeEncodeError, AttributeError):
+        raise InvalidArgumentError("a message id is printable ASCII") from None
+    if not raw or not raw.isascii() or not raw.decode().isprintable():
+        raise InvalidArgumentError("a message id is printable ASCII")
+    return _opaque(raw)
+
+
+def _sender_type(body: bytes) -> int | None:
+    """The sender type of a PublicMessage (RFC 9420 §6: version, wire format, group_id<V>,
+    epoch, then the sender), or None if truncated."""
+    try:
+        length, offset = decode_varint(body, 4)
+    except ParseError:
+        return None
+    at = offset + length + 8
+    return body[at] if at < len(body) else None
+
+
+def _group_info_context(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
+    """The group id and GroupContext extensions of a GroupInfo MLSMessage (RFC 9420
+    §12.4.3: version, wire format 4, then the GroupContext: version, cipher suite,
+    group_id<V>, epoch, tree_hash<V>, confirmed_transcript_hash<V>, extensions<V>).
+
+    Raises:
+        ParseError: not a GroupInfo.
+    """
+    if len(data) < 8 or data[:4] != b"\x00\x01\x00\x04":
+        raise ParseError("not a GroupInfo")
+    length, offset = decode_varint(data, 8)
+    group_id = data[offset : offset + length]
+    offset += length + 8
+    for _hash in range(2):
+        length, offset = decode_varint(data, offset)
+        offset += length
+    length, offset = decode_varint(data, offset)
+    end = offset + length
+    if end > len(data):
+        raise ParseError("a truncated GroupInfo")
+    extensions = []
+    while offset < end:
+        if offset + 2 > end:
+            raise ParseError("a truncated GroupInfo extension")
+        ext_type = int.from_bytes(data[offset : offset + 2], "big")
+        length, offset = decode_varint(data, offset + 2)
+        if offset + length > end:
+            raise ParseError("a truncated GroupInfo extension")
+        extensions.append((ext_type, data[offset : offset + length]))
+        offset += length
+    return group_id, extensions
+
+
+def _wire_format(body: bytes) -> int | None:
+    try:
+        return _native.rcs_message_info(body)[0]
+    except ParseError:
+        return None
 
 
 def _looks_like_xml(body: bytes) -> bool:
