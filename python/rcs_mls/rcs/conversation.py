@@ -150,6 +150,7 @@ __all__ = [
     "IconChange",
     "LeaveRequest",
     "MembershipChange",
+    "MetadataKeysRequested",
     "Outgoing",
     "Receipt",
     "Rejected",
@@ -401,6 +402,13 @@ class ExternalJoin(MembershipChange):
 class CommitApplied(Event):
     """A commit that changed neither the participants nor ended the conversation (a key
     update, a new subject or icon commitment)."""
+
+
+@dataclass(frozen=True)
+class MetadataKeysRequested(Event):
+    """A member (``sender``) committed ``group_metadata_keys_requested`` (0xF007): it
+    lacks the subject or icon key; a member holding them answers with
+    :meth:`Conversation.send_metadata_keys` [guess]."""
 
 
 @dataclass(frozen=True)
@@ -1266,6 +1274,39 @@ class Conversation:
         self._pending.follow_ups.append((kind, info, content_type, ciphertext))
         return outgoing
 
+    def request_metadata_keys(self) -> Outgoing:
+        """Ask for the subject and icon keys this device lacks (a device that joined
+        without them): a commit setting ``group_metadata_keys_requested`` (0xF007, its
+        presence is the flag) [guess: RCC16.md names the extension only].
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`.
+        """
+        flag = (profile.EXT_METADATA_KEYS_REQUESTED, b"")
+        return self._commit(
+            "metadata-request",
+            extensions=self._extensions_with(*flag),
+        )
+
+    def send_metadata_keys(self) -> list[Outgoing]:
+        """Answer a :class:`MetadataKeysRequested`: the subject and icon keys this device
+        holds for the committed commitments, each in a FileInfo inside MLS (as a subject
+        change delivers them). Empty when this device holds none.
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`.
+        """
+        out = []
+        for kind in ("subject", "icon"):
+            key = self._committed_key(kind)
+            if key is None:
+                continue
+            info = (
+                FileInfo(subject=key.metadata) if kind == "subject" else FileInfo(icon=key.metadata)
+            )
+            out.append(self._application(f"{kind}-key", CONTENT_TYPE_FILE_INFO, info.to_bytes()))
+        return out
+
     def end(self) -> Outgoing:
         """End encryption in this 1:1 conversation: a commit adding ``end_mls`` (0xF002).
 
@@ -1915,6 +1956,9 @@ class Conversation:
             return MembershipChange(message_id, committer, self.epoch, added, removed)
         if review.ended:
             return ConversationEnded(message_id, committer, self.epoch)
+        flag = profile.EXT_METADATA_KEYS_REQUESTED
+        if flag in dict(self._group.extensions) and flag not in dict(extensions_before):
+            return MetadataKeysRequested(message_id, committer, self.epoch)
         return CommitApplied(message_id, committer, self.epoch)
 
 
