@@ -9,6 +9,10 @@
   ``Conversation.receive`` on another (CPIM, authenticated data, SecretPayload with its
   generation, MLS), messages per second, beside bare MLS (``Group.encrypt`` and
   ``process_message``) to show what the RCS framing adds.
+* **Parser limits** (issue #11): how long the RCS parsers take to refuse hostile inputs
+  of about 1 MB (200,000 CPIM headers, one 1 MB header line, a 1 MB IMDN, a 1 MB base64
+  header value), in milliseconds, beside the time to parse an ordinary message. Without
+  the limits the 200,000 headers took about 2 s.
 
 Not part of the test command (``tests/rcs/test_conversation_bench.py`` runs it once on
 tiny sizes).
@@ -33,9 +37,12 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from benches import warn_if_debug_build
 from rcs_mls import Credential, SignatureKeyPair
+from rcs_mls.exceptions import CpimParseError, ImdnParseError, ParseError
 from rcs_mls.rcs import filecrypt, profile
 from rcs_mls.rcs.conversation import Conversation, TextMessage, client_for_device
+from rcs_mls.rcs.cpim import NS_MLS, CpimHeader, CpimMessage
 from rcs_mls.rcs.credentials import TestCertificateAuthority
+from rcs_mls.rcs.imdn import Imdn
 
 MIB = 1024 * 1024
 _CHUNK = 1 << 20
@@ -188,10 +195,13 @@ def message_rows(messages: int) -> list[Row]:
         keys = SignatureKeyPair.generate(profile.SUITE)
         chain = ca.issue_device_certificate(number, keys.public_key)
         clients.append(client_for_device(Credential.x509(chain), keys))
-    alice, commit = Conversation.start(clients[0], [clients[1].generate_key_package()])
+    anchors = [ca.certificate_der]
+    alice, commit = Conversation.start(
+        clients[0], [clients[1].generate_key_package()], trust_anchors=anchors
+    )
     del commit
     (welcome,) = alice.commit_accepted()
-    bob = Conversation.join(clients[1], welcome.cpim)
+    bob = Conversation.join(clients[1], welcome.cpim, trust_anchors=anchors)
     text = "x" * 100
 
     def rcs() -> None:
@@ -218,10 +228,152 @@ def message_rows(messages: int) -> list[Row]:
     ]
 
 
+# --- parser limits ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """How long a parser takes to refuse one hostile input (median, milliseconds), and the
+    time to parse an ordinary input of the same format, for scale."""
+
+    input: str
+    size: int
+    milliseconds: float
+    error: str
+    ordinary_milliseconds: float
+
+
+_ORDINARY_CPIM = (
+    b"From: <sip:anonymous@anonymous.invalid>\r\n"
+    b"To: <sip:anonymous@anonymous.invalid>\r\n"
+    b"NS: imdn <urn:ietf:params:imdn>\r\n"
+    b"NS: mls <http://www.gsma.com/rcs/mls>\r\n"
+    b"imdn.Message-ID: Mx3q0b1c2d3e4f5g\r\n"
+    b"DateTime: 2026-05-19T10:00:00.000Z\r\n"
+    b"mls.Era-ID: 0\r\n"
+    b"mls.Epoch-Authenticator: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\r\n"
+    b"\r\n"
+    b"Content-Type: message/mls\r\n"
+    b"Content-Length: 200\r\n"
+    b"\r\n" + bytes(200)
+)
+_ORDINARY_IMDN = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<imdn xmlns="urn:ietf:params:xml:ns:imdn">'
+    b"<message-id>Mx3q0b1c2d3e4f5g</message-id><datetime>2026-05-19T10:00:00Z</datetime>"
+    b"<delivery-notification><status><delivered/></status></delivery-notification></imdn>"
+)
+
+
+def _signature_header(value: str) -> CpimMessage:
+    return CpimMessage(
+        (
+            CpimHeader("NS", f"mls <{NS_MLS}>"),
+            CpimHeader("mls.MLS-Derived-Content-Signature", value),
+        )
+    )
+
+
+def hostile_inputs() -> list[tuple[str, int, Callable[[], object], Callable[[], object]]]:
+    """The hostile inputs of the parser-limit benchmark: ``(name, size, refuse, ordinary)``,
+    where ``refuse`` must raise a ParseError and ``ordinary`` parses a normal input."""
+    many_headers = b"s: x\r\n" * 200_000 + b"\r\nContent-Type: message/mls\r\n\r\n"
+    long_line = b"Subject: " + b"x" * 1_000_000 + b"\r\n\r\nContent-Type: message/mls\r\n\r\n"
+    signature_line = (
+        b"NS: mls <http://www.gsma.com/rcs/mls>\r\nmls.MLS-Derived-Content-Signature: "
+        + b"QUJD" * 250_000
+        + b"\r\n\r\nContent-Type: message/mls\r\n\r\n"
+    )
+    big_imdn = _ORDINARY_IMDN.replace(
+        b"</datetime>", b"</datetime><subject>" + b"x" * 1_000_000 + b"</subject>"
+    )
+    built = _signature_header("QUJD" * 250_000)
+    ordinary_built = _signature_header("QUJD" * 100)
+
+    def cpim() -> CpimMessage:
+        return CpimMessage.from_bytes(_ORDINARY_CPIM)
+
+    def imdn() -> Imdn:
+        return Imdn.from_bytes(_ORDINARY_IMDN)
+
+    def signature() -> bytes | None:
+        return ordinary_built.header_base64("MLS-Derived-Content-Signature", NS_MLS)
+
+    return [
+        (
+            "CPIM, 200,000 headers",
+            len(many_headers),
+            lambda: CpimMessage.from_bytes(many_headers),
+            cpim,
+        ),
+        (
+            "CPIM, one 1 MB header line",
+            len(long_line),
+            lambda: CpimMessage.from_bytes(long_line),
+            cpim,
+        ),
+        (
+            "CPIM, a 1 MB base64 header line",
+            len(signature_line),
+            lambda: CpimMessage.from_bytes(signature_line),
+            cpim,
+        ),
+        (
+            "header_base64 of a 1 MB value",
+            1_000_000,
+            lambda: built.header_base64("MLS-Derived-Content-Signature", NS_MLS),
+            signature,
+        ),
+        ("IMDN, a 1 MB document", len(big_imdn), lambda: Imdn.from_bytes(big_imdn), imdn),
+    ]
+
+
+def _refusal(refuse: Callable[[], object]) -> Callable[[], str]:
+    def call() -> str:
+        try:
+            refuse()
+        except ParseError as exc:
+            return type(exc).__name__
+        raise AssertionError("a hostile input was accepted")
+
+    return call
+
+
+def rejection_rows(runs: int = 5) -> list[Rejection]:
+    """Time the refusal of each hostile input (:func:`hostile_inputs`)."""
+    rows = []
+    for name, size, refuse, ordinary in hostile_inputs():
+        error = _refusal(refuse)()
+        if error not in (CpimParseError.__name__, ImdnParseError.__name__):
+            raise AssertionError(f"{name}: unexpected {error}")
+        milliseconds = _best(_refusal(refuse), runs) * 1000
+        rows.append(Rejection(name, size, milliseconds, error, _best(ordinary, runs) * 1000))
+    return rows
+
+
+def print_rejections(rows: Sequence[Rejection]) -> None:
+    """Print the parser-limit rows."""
+    print("Parser limits: refusing a hostile input, medians; lower is better")
+    print(f"{'input':<36} {'size':>11} {'refused in':>11} {'as':<16} {'ordinary parse':>14}")
+    for row in rows:
+        print(
+            f"{row.input:<36} {row.size:>9,} B {row.milliseconds:>8.3f} ms {row.error:<16}"
+            f" {row.ordinary_milliseconds:>11.3f} ms"
+        )
+    print(
+        "ordinary parse: a typical message of the same format (an RCS CPIM header block with"
+        " a 200-byte body, a delivery IMDN, a 300-byte base64 value)"
+    )
+
+
 def run(
-    sizes: Sequence[int] = (MIB, 100 * MIB), *, runs: int = 5, messages: int = 300
+    sizes: Sequence[int] = (MIB, 100 * MIB),
+    *,
+    runs: int = 5,
+    messages: int = 300,
+    limits: bool = True,
 ) -> list[Row]:
-    """Measure and print; returns the rows (see the module docstring)."""
+    """Measure and print; returns the rows of the first two sections (see the module
+    docstring). With ``limits``, also measures and prints the parser limits."""
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="rcs-bench-") as tmp:
         for size in sizes:
@@ -248,6 +400,9 @@ def run(
             f"target: files at least 0.9x the reference: {'met' if worst >= 0.9 else 'missed'}"
             f" (worst {worst:.2f}x)"
         )
+    if limits:
+        print()
+        print_rejections(rejection_rows(runs))
     return rows
 
 
@@ -256,8 +411,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1,100", help="file sizes in MiB (default 1,100)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument(
+        "--limits-only", action="store_true", help="only the parser limits (a second or so)"
+    )
     args = parser.parse_args(argv)
     warn_if_debug_build()
+    if args.limits_only:
+        print_rejections(rejection_rows(args.runs))
+        return 0
     sizes = [int(float(s) * MIB) for s in args.sizes.split(",") if s.strip()]
     run(sizes, runs=args.runs, messages=args.messages)
     return 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +18,7 @@ from rcs_mls import (
     SignatureKeyPair,
     StagedCommit,
 )
+from rcs_mls.interop.mlsrs import MlsRsBuildError, MlsRsPeer, build_peer
 
 ALL_SUITES = list(Ciphersuite)
 
@@ -23,6 +27,28 @@ ALL_SUITES = list(Ciphersuite)
 def suite(request: pytest.FixtureRequest) -> Ciphersuite:
     value: Ciphersuite = request.param
     return value
+
+
+# The mls-rs interop peer (interop/mls-rs-peer), built once per run, shared by the
+# interop and adversary tests.
+@pytest.fixture(scope="session")
+def mlsrs_binary() -> Path:
+    """Build the mls-rs peer once; skip without cargo, but fail under CI."""
+    start = time.monotonic()
+    try:
+        binary = build_peer()
+    except MlsRsBuildError as e:
+        if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
+            pytest.fail(f"CI: the mls-rs interop peer must build: {e}")
+        pytest.skip(f"mls-rs interop peer unavailable: {e}")
+    print(f"\nmls-rs peer ready in {time.monotonic() - start:.1f} s: {binary}")
+    return binary
+
+
+@pytest.fixture
+def peer(mlsrs_binary: Path) -> Iterator[MlsRsPeer]:
+    with MlsRsPeer(mlsrs_binary) as p:
+        yield p
 
 
 def make_client(name: str | bytes, suite: Ciphersuite, **kwargs: list[int]) -> Client:

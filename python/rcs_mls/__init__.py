@@ -29,6 +29,7 @@ from rcs_mls._native import (
     Client,
     CommitResult,
     Credential,
+    CredentialChange,
     Group,
     GroupConfig,
     KeyPackage,
@@ -36,6 +37,7 @@ from rcs_mls._native import (
     ProposalMessage,
     SignatureKeyPair,
     StagedCommit,
+    StagedWelcome,
 )
 from rcs_mls._types import Ciphersuite, ExtensionType, ProposalType
 from rcs_mls.exceptions import (
@@ -52,6 +54,7 @@ from rcs_mls.exceptions import (
     IsComposingParseError,
     KeyPackageExpiredError,
     LibraryError,
+    MembershipError,
     ParseError,
     PayloadParseError,
     RcsMlsError,
@@ -77,6 +80,7 @@ __all__ = [
     "CommitResult",
     "CpimParseError",
     "Credential",
+    "CredentialChange",
     "CredentialError",
     "DecryptionError",
     "ExtensionType",
@@ -94,6 +98,7 @@ __all__ = [
     "KeyPackageExpiredError",
     "LibraryError",
     "Member",
+    "MembershipError",
     "ParseError",
     "PayloadParseError",
     "ProcessedMessage",
@@ -102,6 +107,7 @@ __all__ = [
     "RcsMlsError",
     "SignatureKeyPair",
     "StagedCommit",
+    "StagedWelcome",
     "StorageError",
     "UnsupportedCiphersuiteError",
     "ValidationError",

@@ -18,6 +18,7 @@ catches ``ValueError`` around decoding keeps working.
     ├── InvalidArgumentError (ValueError)  a wrong argument (length, range, type of key)
     ├── CredentialError                    a credential or certificate that is not acceptable
     ├── ValidationError                    well-formed input that fails an MLS check
+    │   ├── MembershipError                a roster change the membership policy refuses
     │   ├── InvalidSignatureError
     │   ├── KeyPackageExpiredError
     │   └── WrongEpochError
@@ -44,6 +45,7 @@ __all__ = [
     "IsComposingParseError",
     "KeyPackageExpiredError",
     "LibraryError",
+    "MembershipError",
     "ParseError",
     "PayloadParseError",
     "RcsMlsError",
@@ -100,6 +102,13 @@ class CredentialError(RcsMlsError):
 
 class ValidationError(RcsMlsError):
     """Well-formed input that fails an MLS validity check."""
+
+
+class MembershipError(ValidationError):
+    """A change of who is in a group, or of what a member's credential says, that the
+    membership policy refuses (:mod:`rcs_mls.rcs.membership`): an external join by a
+    stranger, a leaf replaced under another identity, a GroupContext change members may
+    not make. A credential that fails its own checks is a :class:`CredentialError`."""
 
 
 class InvalidSignatureError(ValidationError):

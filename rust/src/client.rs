@@ -20,6 +20,7 @@ use crate::key_packages::KeyPackage;
 use crate::provider::Provider;
 use crate::storage::SqliteOptions;
 use crate::types::{py_suite, suite_from_u16, BytesIn};
+use crate::welcome::{StagedWelcomeOut, WelcomeInput};
 
 /// Default key package lifetime: 28 days (RCS refreshes credentials every 30 days).
 pub const DEFAULT_KEY_PACKAGE_LIFETIME: u64 = 28 * 24 * 3600;
@@ -44,7 +45,7 @@ pub fn group_record_key(group_id: &[u8]) -> Vec<u8> {
 }
 
 impl ClientCore {
-    fn join_config(config: Option<&GroupConfig>) -> MlsGroupJoinConfig {
+    pub(crate) fn join_config(config: Option<&GroupConfig>) -> MlsGroupJoinConfig {
         config.cloned().unwrap_or_default().join_config()
     }
 
@@ -74,6 +75,18 @@ impl ClientCore {
             .lock()
             .map_err(|_| Error::Library("the client lock is poisoned".into()))?;
         f()
+    }
+
+    /// Erase a group's state and record (inside the caller's transaction).
+    pub fn erase_group(&self, group_id: &[u8]) -> Result<()> {
+        let gid = GroupId::from_slice(group_id);
+        let storage = self.provider.storage();
+        if let Some(mut g) = MlsGroup::load(storage, &gid).map_err(Error::from)? {
+            g.delete(storage).map_err(Error::from)?;
+        }
+        storage.delete_group(&gid)?;
+        storage.delete_app(&group_record_key(group_id))?;
+        Ok(())
     }
 
     pub fn record_group(&self, group: &MlsGroup) -> Result<()> {
@@ -508,19 +521,17 @@ impl Client {
         let core = self.core.clone();
         py.detach(move || {
             core.run(|_| {
-                let gid = GroupId::from_slice(&group_id);
-                let storage = core.provider.storage();
-                if storage.get_app(&group_record_key(&group_id))?.is_none() {
+                if core
+                    .provider
+                    .storage()
+                    .get_app(&group_record_key(&group_id))?
+                    .is_none()
+                {
                     return Err(Error::InvalidArgument(
                         "no such group in this client's store".into(),
                     ));
                 }
-                if let Some(mut g) = MlsGroup::load(storage, &gid).map_err(Error::from)? {
-                    g.delete(storage).map_err(Error::from)?;
-                }
-                storage.delete_group(&gid)?;
-                storage.delete_app(&group_record_key(&group_id))?;
-                Ok(())
+                core.erase_group(&group_id)
             })
         })?;
         Ok(())
@@ -577,7 +588,7 @@ impl Client {
     /// `verify_leaf_lifetimes=False` accepts members whose leaf (never updated since
     /// their key package) has outlived its lifetime; RFC 9420 checks lifetimes when a
     /// member is added, and long-lived groups may carry such leaves.
-    #[pyo3(signature = (welcome, *, ratchet_tree=None, config=None, verify_leaf_lifetimes=true))]
+    #[pyo3(signature = (welcome, *, ratchet_tree=None, config=None, verify_leaf_lifetimes=true, replace_group=false))]
     fn join_group(
         &self,
         py: Python<'_>,
@@ -585,38 +596,43 @@ impl Client {
         ratchet_tree: Option<BytesIn>,
         config: Option<PyRef<'_, GroupConfig>>,
         verify_leaf_lifetimes: bool,
+        replace_group: bool,
     ) -> PyResult<Group> {
-        let join_config = ClientCore::join_config(config.as_deref());
+        let input = WelcomeInput {
+            welcome: welcome.to_vec(),
+            ratchet_tree: ratchet_tree.map(|t| t.to_vec()),
+            join_config: ClientCore::join_config(config.as_deref()),
+            verify_leaf_lifetimes,
+            replace_group,
+        };
         let core = self.core.clone();
-        let group = py.detach(|| -> Result<MlsGroup> {
-            let msg = MlsMessageIn::tls_deserialize_exact(&*welcome)
-                .map_err(|e| Error::Parse(format!("not an MLSMessage: {e}")))?;
-            let welcome = match msg.extract() {
-                MlsMessageBodyIn::Welcome(w) => w,
-                _ => {
-                    return Err(Error::InvalidArgument(
-                        "the MLSMessage is not a Welcome".into(),
-                    ))
-                }
-            };
-            let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
-            core.run(|_| {
-                let mut builder =
-                    StagedWelcome::build_from_welcome(&core.provider, &join_config, welcome)
-                        .map_err(classify)?;
-                if let Some(t) = tree {
-                    builder = builder.with_ratchet_tree(t);
-                }
-                if !verify_leaf_lifetimes {
-                    builder = builder.skip_lifetime_validation();
-                }
-                let staged = builder.build().map_err(classify)?;
-                let g = staged.into_group(&core.provider).map_err(classify)?;
-                core.record_group(&g)?;
-                Ok(g)
-            })
-        })?;
+        let (group, _) = py.detach(|| crate::welcome::join(&core, &input))?;
         Ok(Group::new(self.core.clone(), group))
+    }
+
+    /// Process a Welcome without joining: the returned :class:`StagedWelcome` shows the
+    /// group's members (credentials, signature keys) and extensions, so that they can
+    /// be checked before :meth:`StagedWelcome.join` stores anything. Arguments as for
+    /// :meth:`join_group`; ``replace_group=True`` lets the join replace a group of the
+    /// same id this client holds (erased in the join's transaction): a re-created group.
+    #[pyo3(signature = (welcome, *, ratchet_tree=None, config=None, verify_leaf_lifetimes=true, replace_group=false))]
+    fn stage_welcome(
+        &self,
+        py: Python<'_>,
+        welcome: BytesIn,
+        ratchet_tree: Option<BytesIn>,
+        config: Option<PyRef<'_, GroupConfig>>,
+        verify_leaf_lifetimes: bool,
+        replace_group: bool,
+    ) -> PyResult<StagedWelcomeOut> {
+        let input = WelcomeInput {
+            welcome: welcome.to_vec(),
+            ratchet_tree: ratchet_tree.map(|t| t.to_vec()),
+            join_config: ClientCore::join_config(config.as_deref()),
+            verify_leaf_lifetimes,
+            replace_group,
+        };
+        StagedWelcomeOut::stage(py, self.core.clone(), input)
     }
 
     /// Join a group by external commit from its GroupInfo (MLSMessage bytes).

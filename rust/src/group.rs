@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use openmls::ciphersuite::hash_ref::ProposalRef;
 use openmls::messages::group_info::GroupInfo;
 use openmls::prelude::*;
 use openmls::schedule::{ExternalPsk, PreSharedKeyId, Psk};
@@ -353,7 +354,7 @@ pub struct MemberData {
 }
 
 impl MemberData {
-    fn from_member(m: &Member) -> Self {
+    pub(crate) fn from_member(m: &Member) -> Self {
         Self {
             leaf_index: m.index.u32(),
             identity: Credential::identity_bytes(&m.credential).unwrap_or_default(),
@@ -373,7 +374,7 @@ impl MemberData {
         }
     }
 
-    fn into_py(self, py: Python<'_>) -> PyResult<Py<MemberInfo>> {
+    pub(crate) fn into_py(self, py: Python<'_>) -> PyResult<Py<MemberInfo>> {
         Py::new(
             py,
             MemberInfo {
@@ -460,6 +461,64 @@ impl ProposalMessageOut {
     }
 }
 
+/// A leaf whose credential or signature key a commit replaces (an Update proposal or
+/// the committer's UpdatePath leaf). RFC 9420 §5.3.3 leaves it to the application to
+/// check that the new credential is a valid successor of the old one.
+#[pyclass(frozen, module = "rcs_mls._native", name = "CredentialChange")]
+pub struct CredentialChangeOut {
+    #[pyo3(get)]
+    leaf_index: u32,
+    #[pyo3(get)]
+    old_credential: Py<Credential>,
+    #[pyo3(get)]
+    new_credential: Py<Credential>,
+    #[pyo3(get)]
+    old_signature_key: Py<PyBytes>,
+    #[pyo3(get)]
+    new_signature_key: Py<PyBytes>,
+}
+
+#[pymethods]
+impl CredentialChangeOut {
+    fn __repr__(&self) -> String {
+        format!("CredentialChange(leaf_index={})", self.leaf_index)
+    }
+}
+
+/// Plain data for a credential change, built without the GIL.
+pub struct CredentialChangeData {
+    leaf_index: u32,
+    old_credential: openmls::prelude::Credential,
+    new_credential: openmls::prelude::Credential,
+    old_signature_key: Vec<u8>,
+    new_signature_key: Vec<u8>,
+}
+
+impl CredentialChangeData {
+    fn into_py(self, py: Python<'_>) -> PyResult<Py<CredentialChangeOut>> {
+        Py::new(
+            py,
+            CredentialChangeOut {
+                leaf_index: self.leaf_index,
+                old_credential: Py::new(
+                    py,
+                    Credential {
+                        inner: self.old_credential,
+                    },
+                )?,
+                new_credential: Py::new(
+                    py,
+                    Credential {
+                        inner: self.new_credential,
+                    },
+                )?,
+                old_signature_key: PyBytes::new(py, &self.old_signature_key).unbind(),
+                new_signature_key: PyBytes::new(py, &self.new_signature_key).unbind(),
+            },
+        )
+    }
+}
+
 /// A commit that has been validated but not yet applied. Inspect who it adds,
 /// removes and updates, then pass it to :meth:`Group.merge_staged_commit` (or drop it).
 #[pyclass(frozen, module = "rcs_mls._native", name = "StagedCommit")]
@@ -471,10 +530,21 @@ pub struct StagedCommitOut {
     sender_leaf_index: Option<u32>,
     #[pyo3(get)]
     sender_identity: Py<PyBytes>,
+    /// The members added by Add proposals, at the leaf each will occupy.
     #[pyo3(get)]
     added: Vec<Py<MemberInfo>>,
     #[pyo3(get)]
     removed: Vec<u32>,
+    /// Whether this is an external commit (RFC 9420 §12.4.3.2): a new member joining
+    /// from a GroupInfo, possibly replacing an old leaf of its own (resync).
+    #[pyo3(get)]
+    is_external: bool,
+    /// The member an external commit adds, at the leaf it will occupy; None otherwise.
+    #[pyo3(get)]
+    external_joiner: Option<Py<MemberInfo>>,
+    /// Every existing leaf whose credential or signature key this commit replaces.
+    #[pyo3(get)]
+    credential_changes: Vec<Py<CredentialChangeOut>>,
     #[pyo3(get)]
     updated: Vec<u32>,
     #[pyo3(get)]
@@ -586,6 +656,9 @@ fn make_psk_id(
     .map_err(|e| Error::Library(format!("psk nonce: {e:?}")))
 }
 
+// One value per processed message, moved once into its Python object: the size of the
+// commit variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 enum Processed {
     App {
         sender: Option<u32>,
@@ -613,6 +686,8 @@ enum Processed {
         identity: Vec<u8>,
         added: Vec<MemberData>,
         removed: Vec<u32>,
+        external_joiner: Option<MemberData>,
+        credential_changes: Vec<CredentialChangeData>,
         updated: Vec<u32>,
         psk_ids: Vec<Vec<u8>>,
         self_removed: bool,
@@ -704,6 +779,7 @@ impl Group {
             }
         })?;
         let sender = sender_leaf(processed.sender());
+        let processed_sender = processed.sender().clone();
         let identity = Credential::identity_bytes(processed.credential()).unwrap_or_default();
         let credential = processed.credential().clone();
         let aad = processed.aad().to_vec();
@@ -752,16 +828,66 @@ impl Group {
                 "this is this member's own message; it cannot be decrypted by its sender".into(),
             )),
             ProcessedMessageContent::StagedCommitMessage(staged) => {
+                let removed: Vec<u32> = staged
+                    .remove_proposals()
+                    .map(|r| r.remove_proposal().removed().u32())
+                    .collect();
+                // New leaves go to the leftmost blank leaf once the removes are applied
+                // (RFC 9420 §12.1.1, §12.4.3.2): the adds in order, then an external joiner.
+                let members: Vec<Member> = g.members().collect();
+                let mut occupied: std::collections::BTreeSet<u32> = members
+                    .iter()
+                    .map(|m| m.index.u32())
+                    .filter(|i| !removed.contains(i))
+                    .collect();
+                let mut next_free = move || {
+                    let free = (0u32..).find(|i| !occupied.contains(i)).unwrap_or(u32::MAX);
+                    occupied.insert(free);
+                    free
+                };
                 let added = staged
                     .add_proposals()
                     .map(|a| {
-                        let leaf = a.add_proposal().key_package().leaf_node();
-                        MemberData::from_leaf(u32::MAX, leaf)
+                        MemberData::from_leaf(
+                            next_free(),
+                            a.add_proposal().key_package().leaf_node(),
+                        )
                     })
                     .collect();
-                let removed = staged
-                    .remove_proposals()
-                    .map(|r| r.remove_proposal().removed().u32())
+                let is_external = matches!(processed_sender, Sender::NewMemberCommit);
+                let external_joiner = if is_external {
+                    staged
+                        .update_path_leaf_node()
+                        .map(|leaf| MemberData::from_leaf(next_free(), leaf))
+                } else {
+                    None
+                };
+                let old_leaf = |index: u32| members.iter().find(|m| m.index.u32() == index);
+                let mut replaced: Vec<(u32, LeafNode)> = staged
+                    .update_proposals()
+                    .filter_map(|u| {
+                        let leaf = u.update_proposal().leaf_node().clone();
+                        sender_leaf(u.sender()).map(|s| (s, leaf))
+                    })
+                    .collect();
+                if let (Some(s), Some(leaf)) = (sender, staged.update_path_leaf_node()) {
+                    replaced.push((s, leaf.clone()));
+                }
+                let credential_changes = replaced
+                    .into_iter()
+                    .filter_map(|(index, leaf)| {
+                        let old = old_leaf(index)?;
+                        let new_key = leaf.signature_key().as_slice();
+                        (old.credential != *leaf.credential() || old.signature_key != new_key).then(
+                            || CredentialChangeData {
+                                leaf_index: index,
+                                old_credential: old.credential.clone(),
+                                new_credential: leaf.credential().clone(),
+                                old_signature_key: old.signature_key.clone(),
+                                new_signature_key: new_key.to_vec(),
+                            },
+                        )
+                    })
                     .collect();
                 let mut updated: Vec<u32> = staged
                     .update_proposals()
@@ -794,6 +920,8 @@ impl Group {
                     identity,
                     added,
                     removed,
+                    external_joiner,
+                    credential_changes,
                     updated,
                     psk_ids,
                     has_path,
@@ -802,6 +930,125 @@ impl Group {
                 })
             }
         }
+    }
+}
+
+impl Group {
+    /// [`Group::process_message`], with proposals queued by `queue` (in the same store
+    /// transaction) before the message is processed and taken out again after: the
+    /// references `queue` returns are removed from the proposal store whatever happens.
+    /// The RCC.16 code queues the bare proposals OpenMLS cannot decode this way, so that
+    /// a commit referencing them can be processed.
+    pub(crate) fn process_around(
+        &self,
+        py: Python<'_>,
+        message: &[u8],
+        queue: impl FnOnce(&mut MlsGroup, &ClientCore) -> Result<Vec<ProposalRef>> + Send,
+    ) -> PyResult<Py<PyAny>> {
+        let processed = self.with_keep(
+            py,
+            move |g, c| {
+                let queued = queue(g, c)?;
+                let result = Self::process_inner(g, c, message);
+                for r in &queued {
+                    // Gone already when the commit consumed it.
+                    let _ = g.remove_pending_proposal(c.provider.storage(), r);
+                }
+                result
+            },
+            |p| !matches!(p, Processed::Commit { .. }),
+        )?;
+        Ok(match processed {
+            Processed::App {
+                sender,
+                identity,
+                credential,
+                plaintext,
+                aad,
+                epoch,
+            } => Py::new(
+                py,
+                ApplicationMessageOut {
+                    sender_leaf_index: sender,
+                    sender_identity: PyBytes::new(py, &identity).unbind(),
+                    sender_credential: Py::new(py, Credential { inner: credential })?,
+                    plaintext: PyBytes::new(py, &plaintext).unbind(),
+                    authenticated_data: PyBytes::new(py, &aad).unbind(),
+                    epoch,
+                },
+            )?
+            .into_any(),
+            Processed::Proposal {
+                sender,
+                identity,
+                proposal_type,
+                proposal_ref,
+                aad,
+                epoch,
+                removed,
+                added_identity,
+            } => Py::new(
+                py,
+                ProposalMessageOut {
+                    sender_leaf_index: sender,
+                    sender_identity: PyBytes::new(py, &identity).unbind(),
+                    proposal_type,
+                    proposal_ref: PyBytes::new(py, &proposal_ref).unbind(),
+                    authenticated_data: PyBytes::new(py, &aad).unbind(),
+                    epoch,
+                    removed_leaf_index: removed,
+                    added_identity: added_identity.map(|a| PyBytes::new(py, &a).unbind()),
+                },
+            )?
+            .into_any(),
+            Processed::Commit {
+                staged,
+                group_id,
+                from_epoch,
+                sender,
+                identity,
+                added,
+                removed,
+                external_joiner,
+                credential_changes,
+                updated,
+                psk_ids,
+                self_removed,
+                has_path,
+                gce_changed,
+                new_extensions,
+                aad,
+            } => Py::new(
+                py,
+                StagedCommitOut {
+                    epoch: staged.epoch().as_u64(),
+                    staged: Mutex::new(Some(*staged)),
+                    group_id,
+                    from_epoch,
+                    sender_leaf_index: sender,
+                    sender_identity: PyBytes::new(py, &identity).unbind(),
+                    added: members_into_py(py, added)?,
+                    removed,
+                    is_external: external_joiner.is_some(),
+                    external_joiner: external_joiner.map(|m| m.into_py(py)).transpose()?,
+                    credential_changes: credential_changes
+                        .into_iter()
+                        .map(|c| c.into_py(py))
+                        .collect::<PyResult<_>>()?,
+                    updated,
+                    psk_ids: psk_ids
+                        .iter()
+                        .map(|p| PyBytes::new(py, p).unbind())
+                        .collect(),
+                    self_removed,
+                    has_path,
+                    group_context_extensions_changed: gce_changed,
+                    group_context_extensions: new_extensions,
+                    authenticated_data: PyBytes::new(py, &aad).unbind(),
+                },
+            )?
+            .into_any(),
+        })
     }
 }
 
@@ -958,94 +1205,7 @@ impl Group {
     /// Returns an ApplicationMessage, a ProposalMessage (stored as pending) or a
     /// StagedCommit (to merge with :meth:`merge_staged_commit`).
     fn process_message(&self, py: Python<'_>, message: BytesIn) -> PyResult<Py<PyAny>> {
-        let processed = self.with_keep(
-            py,
-            move |g, c| Self::process_inner(g, c, &message),
-            |p| !matches!(p, Processed::Commit { .. }),
-        )?;
-        Ok(match processed {
-            Processed::App {
-                sender,
-                identity,
-                credential,
-                plaintext,
-                aad,
-                epoch,
-            } => Py::new(
-                py,
-                ApplicationMessageOut {
-                    sender_leaf_index: sender,
-                    sender_identity: PyBytes::new(py, &identity).unbind(),
-                    sender_credential: Py::new(py, Credential { inner: credential })?,
-                    plaintext: PyBytes::new(py, &plaintext).unbind(),
-                    authenticated_data: PyBytes::new(py, &aad).unbind(),
-                    epoch,
-                },
-            )?
-            .into_any(),
-            Processed::Proposal {
-                sender,
-                identity,
-                proposal_type,
-                proposal_ref,
-                aad,
-                epoch,
-                removed,
-                added_identity,
-            } => Py::new(
-                py,
-                ProposalMessageOut {
-                    sender_leaf_index: sender,
-                    sender_identity: PyBytes::new(py, &identity).unbind(),
-                    proposal_type,
-                    proposal_ref: PyBytes::new(py, &proposal_ref).unbind(),
-                    authenticated_data: PyBytes::new(py, &aad).unbind(),
-                    epoch,
-                    removed_leaf_index: removed,
-                    added_identity: added_identity.map(|a| PyBytes::new(py, &a).unbind()),
-                },
-            )?
-            .into_any(),
-            Processed::Commit {
-                staged,
-                group_id,
-                from_epoch,
-                sender,
-                identity,
-                added,
-                removed,
-                updated,
-                psk_ids,
-                self_removed,
-                has_path,
-                gce_changed,
-                new_extensions,
-                aad,
-            } => Py::new(
-                py,
-                StagedCommitOut {
-                    epoch: staged.epoch().as_u64(),
-                    staged: Mutex::new(Some(*staged)),
-                    group_id,
-                    from_epoch,
-                    sender_leaf_index: sender,
-                    sender_identity: PyBytes::new(py, &identity).unbind(),
-                    added: members_into_py(py, added)?,
-                    removed,
-                    updated,
-                    psk_ids: psk_ids
-                        .iter()
-                        .map(|p| PyBytes::new(py, p).unbind())
-                        .collect(),
-                    self_removed,
-                    has_path,
-                    group_context_extensions_changed: gce_changed,
-                    group_context_extensions: new_extensions,
-                    authenticated_data: PyBytes::new(py, &aad).unbind(),
-                },
-            )?
-            .into_any(),
-        })
+        self.process_around(py, &message, |_, _| Ok(Vec::new()))
     }
 
     /// Apply a staged commit returned by :meth:`process_message`; the group moves

@@ -14,9 +14,11 @@ mod hpke;
 mod interop;
 mod key_packages;
 mod provider;
+mod rcs_by_reference;
 mod rcs_gaps;
 mod storage;
 mod types;
+mod welcome;
 
 use pyo3::prelude::*;
 
@@ -33,6 +35,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<group::ApplicationMessageOut>()?;
     m.add_class::<group::ProposalMessageOut>()?;
     m.add_class::<group::StagedCommitOut>()?;
+    m.add_class::<group::CredentialChangeOut>()?;
+    m.add_class::<welcome::StagedWelcomeOut>()?;
     m.add("SUPPORTED_CIPHERSUITES", types::SUPPORTED_SUITES.to_vec())?;
     m.add("OPENMLS_VERSION", "0.9.2")?;
     // Benchmarks warn when they measure a debug build (`make dev`) instead of a release one.

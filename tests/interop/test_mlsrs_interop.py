@@ -14,12 +14,10 @@ from __future__ import annotations
 import abc
 import os
 import random
-import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -39,13 +37,11 @@ from rcs_mls import (
 )
 from rcs_mls.interop.mlsrs import (
     MlsRsApplication,
-    MlsRsBuildError,
     MlsRsClient,
     MlsRsCommit,
     MlsRsGroup,
     MlsRsPeer,
     MlsRsProposal,
-    build_peer,
 )
 
 Side = Literal["ours", "mls-rs"]
@@ -62,26 +58,6 @@ def other(side: Side) -> Side:
 
 
 # ---------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def mlsrs_binary() -> Path:
-    """Build the mls-rs peer once; skip without cargo, but fail under CI."""
-    start = time.monotonic()
-    try:
-        binary = build_peer()
-    except MlsRsBuildError as e:
-        if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-            pytest.fail(f"CI: the mls-rs interop peer must build: {e}")
-        pytest.skip(f"mls-rs interop peer unavailable: {e}")
-    print(f"\nmls-rs peer ready in {time.monotonic() - start:.1f} s: {binary}")
-    return binary
-
-
-@pytest.fixture
-def peer(mlsrs_binary: Path) -> Iterator[MlsRsPeer]:
-    with MlsRsPeer(mlsrs_binary) as p:
-        yield p
 
 
 @pytest.fixture(params=SUITES)

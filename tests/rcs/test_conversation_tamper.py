@@ -31,7 +31,7 @@ from rcs_mls.rcs.fileinfo import (
     FileInfo,
     FileMetadata,
 )
-from rcs_mls.rcs.imdn import MlsClientFailureReason
+from rcs_mls.rcs.imdn import ImdnStatus, MlsClientFailureReason
 from rcs_mls.rcs.payload import ApplicationAad, SecretPayload, decode_varint
 from rcs_mls.rcs.profile import EXT_ERA
 from tests.rcs.test_conversation import ALICE, BOB, CAROL, Dev, Net
@@ -119,10 +119,11 @@ def test_mls_message_bytes(
     index = start + (lo if position == "first" else hi - 1)
     event = bob_conv.receive(_flip(sent.cpim, index))
     assert isinstance(event, Rejected), event
-    # A message that does not decrypt is answered with failed-to-decrypt; authenticated
-    # data that does not parse is dropped before decryption is tried.
+    # A message that does not decrypt is reported as failed-to-decrypt, but not answered
+    # on its own (nothing authenticated it); authenticated data that does not parse is
+    # dropped before decryption is tried.
     if field != "authenticated_data":
-        assert event.response is not None and event.response.kind == "receipt"
+        assert event.failure is MlsClientFailureReason.FAILED_TO_DECRYPT
     event = bob_conv.receive(sent.cpim)
     assert isinstance(event, TextMessage) and event.text == "hello"
 
@@ -133,8 +134,11 @@ def test_failure_report_reaches_the_sender(
     alice, bob, conv, bob_conv = pair
     sent = conv.send_text("hello")
     event = bob_conv.receive(_flip(sent.cpim, len(sent.cpim) - 1))
-    assert isinstance(event, Rejected) and event.response is not None
-    bob.send(bob_conv, event.response)
+    assert isinstance(event, Rejected) and event.failure is not None
+    # The application reports it once self-heal did not help.
+    bob.send(
+        bob_conv, bob_conv.send_receipt(sent.message_id, ImdnStatus.FAILED, reason=event.failure)
+    )
     (report,) = alice.pump()
     assert isinstance(report, FailureReport)
     assert report.reason is MlsClientFailureReason.FAILED_TO_DECRYPT

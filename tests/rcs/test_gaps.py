@@ -16,6 +16,7 @@ from rcs_mls import (
     Credential,
     Group,
     GroupConfig,
+    ProposalMessage,
     SignatureKeyPair,
     StagedCommit,
 )
@@ -207,9 +208,19 @@ def test_bare_proposal_layout(proposal_type: int, body: bytes) -> None:
     parsed = n.rcs_parse_proposal(message)
     assert parsed == (a.group_id, a.epoch, 1, a.own_leaf_index, proposal_type, body, b"content")
     verified = n.rcs_verify_proposal(b, message)
-    assert verified[:6] == (1, a.own_leaf_index, proposal_type, body, b"content", a.epoch)
-    credential = verified[6]
+    assert (verified.sender_type, verified.sender_index, verified.proposal_type) == (
+        1,
+        a.own_leaf_index,
+        proposal_type,
+    )
+    assert (verified.body, verified.authenticated_data, verified.epoch) == (
+        body,
+        b"content",
+        a.epoch,
+    )
+    credential = verified.credential
     assert credential is not None and credential.identity == b"m0"
+    assert verified.signature_key == a.member(a.own_leaf_index).signature_key
 
 
 def test_our_verifier_accepts_openmls_proposals() -> None:
@@ -218,7 +229,8 @@ def test_our_verifier_accepts_openmls_proposals() -> None:
     a, b, c = group_of(3)
     for message in (a.propose_remove(2), a.propose_self_update(), a.leave_via_self_remove()):
         verified = n.rcs_verify_proposal(b, message)
-        assert verified[0] == 1 and verified[1] == 0 and verified[5] == a.epoch
+        assert verified.sender_type == 1 and verified.sender_index == 0
+        assert verified.epoch == a.epoch
         assert n.rcs_parse_proposal(message)[4] in (0x0003, 0x0002, 0x000A)
         # And it breaks on any change.
         bad = bytearray(message)
@@ -254,8 +266,9 @@ def test_proposal_verified_in_a_past_epoch() -> None:
     deliver(result.commit, [b])
     assert b.epoch == 3 and b.member(2) is None
     verified = n.rcs_verify_proposal(b, signed)
-    assert verified[1] == 2 and verified[5] == 1 and verified[4] == b"receipt at epoch 1"
-    credential = verified[6]
+    assert verified.sender_index == 2 and verified.epoch == 1
+    assert verified.authenticated_data == b"receipt at epoch 1"
+    credential = verified.credential
     assert credential is not None and credential.identity == b"m2"
 
 
@@ -294,7 +307,7 @@ def test_server_remove_body() -> None:
     a, b = group_of(2)
     message = n.rcs_create_proposal(a, 0xF004, (1).to_bytes(4, "big"))
     assert n.rcs_parse_proposal(message)[5] == b"\x00\x00\x00\x01"
-    assert n.rcs_verify_proposal(b, message)[3] == b"\x00\x00\x00\x01"
+    assert n.rcs_verify_proposal(b, message).body == b"\x00\x00\x00\x01"
 
 
 # --- Welcome-only GroupInfo extensions -------------------------------------------------------
@@ -322,8 +335,9 @@ def test_welcome_only_extensions() -> None:
     )
     assert result.welcome is not None and result.group_info is None
     group.merge_pending_commit()
-    joined, extensions = n.rcs_join_group(bob, result.welcome, config=config)
-    assert (0xF005, secret) in extensions
+    staged = bob.stage_welcome(result.welcome, config=config)
+    assert (0xF005, secret) in staged.group_info_extensions
+    joined = staged.join()
     assert joined.epoch_authenticator == group.epoch_authenticator
     # Not in the GroupContext, not in the GroupInfo the delivery service gets.
     assert all(t != 0xF005 for t, _ in joined.extensions)
@@ -331,9 +345,9 @@ def test_welcome_only_extensions() -> None:
     # Without extensions it is an ordinary commit.
     carol = client("c")
     with pytest.raises(RcsMlsError):
-        n.rcs_join_group(carol, result.welcome)
+        carol.stage_welcome(result.welcome)
     with pytest.raises(InvalidArgumentError):
-        n.rcs_join_group(bob, result.commit)
+        bob.stage_welcome(result.commit)
 
 
 def test_rcs_commit_checks() -> None:
@@ -386,3 +400,70 @@ def test_sender_data_of_garbage(data: bytes) -> None:
 
 
 _SHARED = group_of(1)
+
+
+# --- bare leave requests committed by reference ---------------------------------------------
+
+
+def test_self_remove_committed_by_reference() -> None:
+    """A bare 0xF003 is committed by reference (RCC.16 §8): the committer and every
+    member, the leaver included, process the commit; the leaver learns it was removed."""
+    a, b, c = group_of(3)
+    leave = n.rcs_create_proposal(c, 0xF003)
+    result = n.rcs_commit(a, proposals=[leave])
+    # The commit carries the reference, not the proposal.
+    reference = n.rcs_proposal_ref(a, leave)
+    assert reference in result.commit and leave not in result.commit
+    a.merge_pending_commit()
+    staged = n.rcs_process_message(b, result.commit, proposals=[leave])
+    assert isinstance(staged, StagedCommit) and staged.removed == [2]
+    b.merge_staged_commit(staged)
+    own = n.rcs_process_message(c, result.commit, proposals=[leave])
+    assert isinstance(own, StagedCommit) and own.self_removed
+    c.merge_staged_commit(own)
+    assert not c.is_active
+    assert a.epoch_authenticator == b.epoch_authenticator and b.member(2) is None
+    # The stand-ins never stay in the store: sending works at once.
+    wire, _ = n.rcs_encrypt_with_generation(b, FRAME)
+    assert isinstance(a.process_message(wire), ApplicationMessage)
+
+
+def test_by_reference_commit_needs_the_proposal() -> None:
+    """A member that never received the SelfRemove cannot process the commit (and says
+    so); given it, it can."""
+    a, b, c = group_of(3)
+    leave = n.rcs_create_proposal(c, 0xF003)
+    result = n.rcs_commit(a, proposals=[leave])
+    with pytest.raises(ValidationError):
+        n.rcs_process_message(b, result.commit)
+    assert b.epoch == 1 and not b.pending_proposals
+    staged = n.rcs_process_message(b, result.commit, proposals=[leave])
+    assert isinstance(staged, StagedCommit) and staged.removed == [2]
+
+
+def test_proposal_ref_agrees_with_openmls() -> None:
+    """Our RFC 9420 §5.2 reference of a proposal equals the one OpenMLS computes."""
+    a, b = group_of(2)
+    for message in (a.propose_remove(1), a.propose_self_update(), a.leave_via_self_remove()):
+        processed = b.process_message(message)
+        assert isinstance(processed, ProposalMessage)
+        assert n.rcs_proposal_ref(b, message) == processed.proposal_ref
+        b.clear_pending_proposals()
+
+
+def test_stand_ins_are_checked() -> None:
+    """Only a verified SelfRemove or ServerRemove of the current epoch is queued."""
+    a, b, c = group_of(3)
+    with pytest.raises(InvalidArgumentError):
+        n.rcs_commit(a, proposals=[n.rcs_create_proposal(c, 0xF002)])
+    forged = bytearray(n.rcs_create_proposal(c, 0xF003))
+    forged[-40] ^= 1
+    with pytest.raises(InvalidSignatureError):
+        n.rcs_commit(a, proposals=[bytes(forged)])
+    old = n.rcs_create_proposal(c, 0xF003)
+    result = a.self_update()
+    a.merge_pending_commit()
+    deliver(result.commit, [b, c])
+    with pytest.raises(WrongEpochError):
+        n.rcs_commit(a, proposals=[old])
+    assert not a.has_pending_commit and not a.pending_proposals

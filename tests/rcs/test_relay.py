@@ -124,7 +124,9 @@ def test_records_say_no_content(net: Net, trio: tuple[Dev, Dev, Dev, Conversatio
     relay = Relay(observer=seen.append)
     try:
         device = relay.register(ALICE, "alice")
-        conv, commit = Conversation.start(trio[0].client, [trio[1].kp()], group_id="g2")
+        conv, commit = Conversation.start(
+            trio[0].client, [trio[1].kp()], group_id="g2", trust_anchors=net.anchors
+        )
         verdict = relay.submit(device, "g2", commit)
         assert verdict is not None and verdict.accepted
         assert seen[-1].kind == "commit" and seen[-1].mls_wire_format == "PublicMessage"

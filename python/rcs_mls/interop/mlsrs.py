@@ -19,6 +19,23 @@ PrivateMessage unless the client was created with ``encrypt_handshake=False``; i
 messages of both wire formats are accepted. Welcomes carry the ratchet tree unless the
 client was created with ``ratchet_tree_extension=False``; GroupInfos carry it unless asked
 not to.
+
+Forgeries, for adversary tests. The peer builds, correctly signed, what this package's own
+API refuses to build:
+
+* ``create_client(..., x509_chain=[leaf_der, ...])``: an X.509 credential holding these
+  certificates whatever the client's signature key is (a fresh key unless
+  ``signature_secret_key`` is given), so a key package, an external commit or an UpdatePath
+  of that client names someone else's certificate;
+* ``update(group, new_x509_chain=...)`` / ``propose_update(group, new_x509_chain=...)``: the
+  member's new leaf carries another certificate (and, with ``new_signature_secret_key``,
+  another key);
+* ``external_join(..., remove_leaf=i)``: an external commit that also removes leaf ``i``.
+
+Such clients use a deliberately permissive identity provider in the peer: every credential
+is valid, every identity change and every external-commit successor too. ``extension_types``
+and ``proposal_types`` advertise extra types in the leaf capabilities (e.g. RCC.16's), so the
+peer can join groups made with :meth:`rcs_mls.rcs.conversation.Conversation.group_config`.
 """
 
 from __future__ import annotations
@@ -53,6 +70,7 @@ __all__ = [
     "MlsRsProposal",
     "MlsRsProposalSummary",
     "MlsRsReceived",
+    "MlsRsVerifiedProposal",
     "build_peer",
 ]
 
@@ -157,11 +175,18 @@ def build_peer(crate_dir: Path | None = None, *, release: bool = True) -> Path:
 
 @dataclass(frozen=True, slots=True)
 class MlsRsClient:
-    """A client (identity, signature key, ciphersuite) living in the peer."""
+    """A client (identity, signature key, ciphersuite) living in the peer.
+
+    ``identity`` is the basic credential's identity, or only a label (used in error
+    messages) for a client with ``certificates`` (an X.509 credential, leaf first).
+    ``signature_key`` is the client's signature public key (for suite 2, the 65-byte
+    uncompressed P-256 point)."""
 
     handle: int
     identity: bytes
     suite: int
+    signature_key: bytes = b""
+    certificates: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +210,14 @@ class MlsRsGroupState:
 
 @dataclass(frozen=True, slots=True)
 class MlsRsMember:
+    """A member as the peer sees it: ``identity`` is the basic identity or, for an X.509
+    credential (``credential_type`` 2), the leaf certificate (DER)."""
+
     leaf_index: int
     identity: bytes
+    credential_type: int = 1
+    certificates: tuple[bytes, ...] = ()
+    signature_key: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,18 +233,30 @@ class MlsRsCommitOutput:
 
 @dataclass(frozen=True, slots=True)
 class MlsRsApplication:
+    """A decrypted application message; ``generation`` is the sender generation in its
+    decrypted sender data (the key generation mls-rs decrypted it with)."""
+
     plaintext: bytes
     authenticated_data: bytes
     sender: int
     epoch: int
+    generation: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class MlsRsProposalSummary:
+    """A proposal a commit applied. ``sender`` is a member's leaf, ``external_sender`` an
+    index in the group's external_senders; ``source`` is ``value``, ``reference`` or
+    ``local`` (injected by the peer's rules, e.g. the Remove of a ServerRemove); ``data``
+    is a custom proposal's payload."""
+
     proposal_type: int
     sender: int | None
     removed_leaf_index: int | None
     added_identity: bytes | None
+    external_sender: int | None = None
+    source: str | None = None
+    data: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +267,18 @@ class MlsRsProposal:
     authenticated_data: bytes
     removed_leaf_index: int | None
     added_identity: bytes | None
+    external_sender: int | None = None
+    data: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MlsRsVerifiedProposal:
+    """A custom proposal mls-rs's ``validate_custom_proposal`` verified (membership tag and
+    signature, in the current or a kept past epoch)."""
+
+    authenticated_data: bytes
+    sender: int | None
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,13 +320,48 @@ def _opt_unhex(value: Any, what: str) -> bytes | None:
     return None if value is None else _unhex(value, what)
 
 
+def _opt_hex_list(values: Sequence[bytes] | None, what: str) -> list[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, (bytes, bytearray, memoryview, str)):
+        raise TypeError(f"{what} must be a sequence of DER certificates, not a single value")
+    out = [_hex(v) for v in values]
+    if not out:
+        raise ValueError(f"{what} must hold at least the leaf certificate")
+    return out
+
+
+def _opt_u16_list(values: Iterable[int] | None, what: str) -> list[int] | None:
+    if values is None:
+        return None
+    out = [int(v) for v in values]
+    for v in out:
+        if not 0 <= v <= 0xFFFF:
+            raise ValueError(f"{what}: {v} is not a 16-bit type")
+    return out
+
+
 def _proposal_summary(p: _Json, what: str) -> MlsRsProposalSummary:
     return MlsRsProposalSummary(
         proposal_type=_int(p["proposal_type"], what),
         sender=_opt_int(p.get("sender"), what),
         removed_leaf_index=_opt_int(p.get("removed_leaf_index"), what),
         added_identity=_opt_unhex(p.get("added_identity"), what),
+        external_sender=_opt_int(p.get("external_sender"), what),
+        source=None if p.get("source") is None else str(p["source"]),
+        data=_opt_unhex(p.get("data"), what),
     )
+
+
+def _new_identity_fields(
+    new_x509_chain: Sequence[bytes] | None, new_signature_secret_key: bytes | None
+) -> _Json:
+    return {
+        "new_x509_chain": _opt_hex_list(new_x509_chain, "new_x509_chain"),
+        "new_signature_secret_key": (
+            None if new_signature_secret_key is None else _hex(new_signature_secret_key)
+        ),
+    }
 
 
 # ------------------------------------------------------------------------------ the peer
@@ -413,14 +503,45 @@ class MlsRsPeer:
         encrypt_handshake: bool = True,
         ratchet_tree_extension: bool = True,
         padding: str = "none",
+        x509_chain: Sequence[bytes] | None = None,
+        signature_secret_key: bytes | None = None,
+        extension_types: Iterable[int] | None = None,
+        proposal_types: Iterable[int] | None = None,
+        permissive_identity: bool | None = None,
+        rcc16: bool = False,
     ) -> MlsRsClient:
-        """A client with a basic credential.
+        """A client with a basic credential for ``identity``, or an X.509 one.
 
         ``encrypt_handshake``: send proposals and commits as PrivateMessage (else
         PublicMessage). ``ratchet_tree_extension``: put the ratchet tree in Welcomes (else
         pass :meth:`ratchet_tree` out of band). ``padding`` of PrivateMessages: ``none``,
         ``padme`` or ``step``.
+
+        ``x509_chain`` (DER certificates, leaf first): the credential is an MLS X.509
+        credential holding exactly these certificates, *whatever the signature key is*;
+        ``identity`` is then only a label. Nothing checks that the leaf certificate
+        certifies the client's key: that is the forgery.
+
+        ``signature_secret_key``: the signature private key (for suite 2 the 32-byte
+        big-endian P-256 scalar, as
+        :func:`rcs_mls.rcs.credentials.generate_signature_key_pair` returns it; for the
+        Ed25519 suites the 64 bytes seed || public key). Default: a fresh key. Give the key
+        the certificate certifies to make an *honest* X.509 client.
+
+        ``extension_types`` / ``proposal_types``: extra types advertised in the leaf
+        capabilities (and key packages), e.g. ``profile.CLIENT_EXTENSION_TYPES`` and
+        ``profile.CLIENT_PROPOSAL_TYPES`` to join RCC.16 groups.
+
+        ``permissive_identity`` (default: true with ``x509_chain``): the peer's identity
+        provider for this client accepts every credential, every credential change and every
+        external-commit successor (a deliberately malicious, test-only provider); false is
+        mls-rs's basic provider (basic credentials only).
+
+        ``rcc16``: the client's MLS rules do what deployed RCC.16 clients on mls-rs do with
+        the GSMA proposals: a ServerRemove (0xF004) committed by reference removes its leaf,
+        an ``rcs_signature`` (0xF002) is never committed.
         """
+        chain = _opt_hex_list(x509_chain, "x509_chain")
         r = self.request(
             "create_client",
             f"create client {identity!r} for suite {suite}",
@@ -429,24 +550,68 @@ class MlsRsPeer:
             encrypt_handshake=encrypt_handshake,
             ratchet_tree_extension=ratchet_tree_extension,
             padding=padding,
+            x509_chain=chain,
+            signature_secret_key=(
+                None if signature_secret_key is None else _hex(signature_secret_key)
+            ),
+            extension_types=_opt_u16_list(extension_types, "extension_types"),
+            proposal_types=_opt_u16_list(proposal_types, "proposal_types"),
+            permissive_identity=permissive_identity,
+            rcc16=rcc16,
         )
-        return MlsRsClient(_int(r["client"], "create_client"), bytes(identity), int(suite))
+        return MlsRsClient(
+            _int(r["client"], "create_client"),
+            bytes(identity),
+            int(suite),
+            signature_key=_unhex(r["signature_key"], "create_client"),
+            certificates=tuple(bytes(c) for c in x509_chain) if x509_chain is not None else (),
+        )
 
-    def key_package(self, client: MlsRsClient, *, step: str | None = None) -> bytes:
-        """A fresh KeyPackage as MLSMessage bytes."""
+    def key_package(
+        self, client: MlsRsClient, *, last_resort: bool = False, step: str | None = None
+    ) -> bytes:
+        """A fresh KeyPackage as MLSMessage bytes; ``last_resort`` adds the last_resort
+        extension (0x000A), so that joining with it does not use it up."""
         r = self.request(
-            "key_package", step or f"key package of {client.identity!r}", client=client.handle
+            "key_package",
+            step or f"key package of {client.identity!r}",
+            client=client.handle,
+            last_resort=last_resort,
         )
         return _unhex(r["key_package"], "key_package")
 
     def create_group(
-        self, client: MlsRsClient, group_id: bytes | None = None, *, step: str | None = None
+        self,
+        client: MlsRsClient,
+        group_id: bytes | None = None,
+        *,
+        extensions: Iterable[tuple[int, bytes]] = (),
+        required_extensions: Iterable[int] | None = None,
+        required_proposals: Iterable[int] | None = None,
+        external_senders: Iterable[tuple[bytes | Sequence[bytes], bytes]] = (),
+        step: str | None = None,
     ) -> MlsRsGroup:
+        """A group with these GroupContext extensions: raw ``(type, data)`` pairs, a
+        RequiredCapabilities extension when ``required_extensions`` or
+        ``required_proposals`` is given, and an external_senders extension listing
+        ``(credential, signature public key)`` pairs (the credential: a basic identity as
+        bytes, or an X.509 chain as a sequence of DER certificates)."""
+        senders: list[_Json] = []
+        for credential, key in external_senders:
+            if isinstance(credential, (bytes, bytearray)):
+                senders.append({"identity": _hex(credential), "signature_key": _hex(key)})
+            else:
+                chain = _opt_hex_list(credential, "external_senders")
+                senders.append({"x509_chain": chain, "signature_key": _hex(key)})
         r = self.request(
             "create_group",
             step or f"create group by {client.identity!r}",
             client=client.handle,
             group_id=None if group_id is None else _hex(group_id),
+            extensions=[[int(t), _hex(d)] for t, d in extensions],
+            required_extensions=_opt_u16_list(required_extensions, "required_extensions"),
+            required_proposals=_opt_u16_list(required_proposals, "required_proposals"),
+            external_senders=senders or None,
         )
         return MlsRsGroup(
             _int(r["group"], "create_group"), client, _unhex(r["group_id"], "create_group")
@@ -477,10 +642,14 @@ class MlsRsPeer:
         ratchet_tree: bytes | None = None,
         *,
         authenticated_data: bytes = b"",
+        remove_leaf: int | None = None,
         step: str | None = None,
     ) -> tuple[MlsRsGroup, bytes]:
         """Join by external commit; returns the group (already at the new epoch) and the
-        commit to send to the members."""
+        commit to send to the members (always a PublicMessage).
+
+        ``remove_leaf``: the commit also removes that leaf (a resync, RFC 9420 §12.4.3.2);
+        the peer of a client with a permissive identity lets it remove anyone."""
         r = self.request(
             "external_join",
             step or f"external join by {client.identity!r}",
@@ -488,6 +657,7 @@ class MlsRsPeer:
             group_info=_hex(group_info),
             ratchet_tree=None if ratchet_tree is None else _hex(ratchet_tree),
             authenticated_data=_hex(authenticated_data),
+            remove_leaf=remove_leaf,
         )
         group = MlsRsGroup(
             _int(r["group"], "external_join"), client, _unhex(r["group_id"], "external_join")
@@ -516,6 +686,30 @@ class MlsRsPeer:
         )
         return _unhex(r["message"], "encrypt")
 
+    def encrypt_with_generation(
+        self,
+        group: MlsRsGroup,
+        plaintext: bytes,
+        authenticated_data: bytes = b"",
+        *,
+        step: str | None = None,
+    ) -> tuple[bytes, int]:
+        """Encrypt; also return the sender generation mls-rs encrypted the message with."""
+        r = self._group_request(
+            "encrypt",
+            group,
+            step,
+            plaintext=_hex(plaintext),
+            authenticated_data=_hex(authenticated_data),
+        )
+        return _unhex(r["message"], "encrypt"), _int(r["generation"], "encrypt")
+
+    def next_generation(self, group: MlsRsGroup, *, step: str | None = None) -> int:
+        """The sender generation of this member's next application message (mls-rs's
+        ``peek_next_key_generation``)."""
+        r = self._group_request("next_generation", group, step)
+        return _int(r["generation"], "next_generation")
+
     def process(
         self, group: MlsRsGroup, message: bytes, *, step: str | None = None
     ) -> MlsRsReceived:
@@ -529,6 +723,7 @@ class MlsRsPeer:
                 authenticated_data=_unhex(r["authenticated_data"], what),
                 sender=_int(r["sender"], what),
                 epoch=_int(r["epoch"], what),
+                generation=_opt_int(r.get("generation"), what),
             )
         if kind == "proposal":
             return MlsRsProposal(
@@ -538,6 +733,8 @@ class MlsRsPeer:
                 authenticated_data=_unhex(r["authenticated_data"], what),
                 removed_leaf_index=_opt_int(r.get("removed_leaf_index"), what),
                 added_identity=_opt_unhex(r.get("added_identity"), what),
+                external_sender=_opt_int(r.get("external_sender"), what),
+                data=_opt_unhex(r.get("data"), what),
             )
         if kind == "commit":
             return MlsRsCommit(
@@ -585,10 +782,28 @@ class MlsRsPeer:
         return self._commit_output(r, step or "remove")
 
     def update(
-        self, group: MlsRsGroup, *, apply: bool = False, step: str | None = None
+        self,
+        group: MlsRsGroup,
+        *,
+        apply: bool = False,
+        new_x509_chain: Sequence[bytes] | None = None,
+        new_signature_secret_key: bytes | None = None,
+        step: str | None = None,
     ) -> MlsRsCommitOutput:
-        """A commit with an UpdatePath (and any pending proposals)."""
-        r = self._group_request("update", group, step, apply=apply)
+        """A commit with an UpdatePath (and any pending proposals).
+
+        ``new_x509_chain`` (DER, leaf first) and/or ``new_signature_secret_key`` (encoded as
+        for :meth:`create_client`): the committer's new leaf carries that X.509 credential
+        (else its current credential) and that key (else its current key), correctly
+        signed; the peer accepts any such change for a client with a permissive identity.
+        """
+        r = self._group_request(
+            "update",
+            group,
+            step,
+            apply=apply,
+            **_new_identity_fields(new_x509_chain, new_signature_secret_key),
+        )
         return self._commit_output(r, step or "update")
 
     def commit_pending(
@@ -616,11 +831,126 @@ class MlsRsPeer:
         r = self._group_request("propose_remove", group, step, leaf=leaf)
         return _unhex(r["proposal"], "propose_remove")
 
-    def propose_update(self, group: MlsRsGroup, *, step: str | None = None) -> bytes:
-        r = self._group_request("propose_update", group, step)
+    def propose_update(
+        self,
+        group: MlsRsGroup,
+        *,
+        new_x509_chain: Sequence[bytes] | None = None,
+        new_signature_secret_key: bytes | None = None,
+        step: str | None = None,
+    ) -> bytes:
+        """An Update proposal; with ``new_x509_chain`` / ``new_signature_secret_key`` its
+        leaf carries that credential / key, as in :meth:`update`."""
+        r = self._group_request(
+            "propose_update",
+            group,
+            step,
+            **_new_identity_fields(new_x509_chain, new_signature_secret_key),
+        )
         return _unhex(r["proposal"], "propose_update")
 
+    def self_remove(
+        self, group: MlsRsGroup, *, authenticated_data: bytes = b"", step: str | None = None
+    ) -> bytes:
+        """A SelfRemove proposal (mls-rs's ``propose_self_remove``: type 0xF003, empty)."""
+        r = self._group_request(
+            "self_remove", group, step, authenticated_data=_hex(authenticated_data)
+        )
+        return _unhex(r["proposal"], "self_remove")
+
+    def propose_custom(
+        self,
+        group: MlsRsGroup,
+        proposal_type: int,
+        data: bytes = b"",
+        *,
+        authenticated_data: bytes = b"",
+        step: str | None = None,
+    ) -> bytes:
+        """A custom proposal (e.g. RCC.16's ``rcs_signature`` 0xF002 with the signed content
+        as ``authenticated_data``); the peer's mls-rs encodes 0xF002 and 0xF004 bare."""
+        r = self._group_request(
+            "propose_custom",
+            group,
+            step,
+            proposal_type=int(proposal_type),
+            data=_hex(data),
+            authenticated_data=_hex(authenticated_data),
+        )
+        return _unhex(r["proposal"], "propose_custom")
+
+    def validate_custom_proposal(
+        self,
+        group: MlsRsGroup,
+        message: bytes,
+        proposal_type: int | None = None,
+        *,
+        step: str | None = None,
+    ) -> MlsRsVerifiedProposal:
+        """Verify a custom-proposal PublicMessage with mls-rs's ``validate_custom_proposal``
+        (current epoch, or a kept past one); nothing is cached."""
+        r = self._group_request(
+            "validate_custom_proposal",
+            group,
+            step,
+            message=_hex(message),
+            proposal_type=None if proposal_type is None else int(proposal_type),
+        )
+        what = step or "validate_custom_proposal"
+        return MlsRsVerifiedProposal(
+            authenticated_data=_unhex(r["authenticated_data"], what),
+            sender=_opt_int(r.get("sender"), what),
+            epoch=_int(r["epoch"], what),
+        )
+
+    def external_proposal(
+        self,
+        group_info: bytes,
+        *,
+        suite: int,
+        signature_secret_key: bytes,
+        proposal_type: int,
+        data: bytes = b"",
+        identity: bytes | None = None,
+        x509_chain: Sequence[bytes] | None = None,
+        ratchet_tree: bytes | None = None,
+        authenticated_data: bytes = b"",
+        extension_types: Iterable[int] | None = None,
+        proposal_types: Iterable[int] | None = None,
+        step: str | None = None,
+    ) -> bytes:
+        """A custom proposal by an external sender (e.g. RCC.16's ServerRemove, 0xF004 with
+        ``data`` the bare uint32 leaf), built by an mls-rs ``ExternalClient`` observing the
+        group from ``group_info``. The sender (``identity`` or ``x509_chain``, with
+        ``signature_secret_key``) must be listed in the group's external_senders."""
+        r = self.request(
+            "external_proposal",
+            step or f"external proposal 0x{proposal_type:04x}",
+            group_info=_hex(group_info),
+            suite=int(suite),
+            signature_secret_key=_hex(signature_secret_key),
+            proposal_type=int(proposal_type),
+            data=_hex(data),
+            identity=None if identity is None else _hex(identity),
+            x509_chain=_opt_hex_list(x509_chain, "x509_chain"),
+            ratchet_tree=None if ratchet_tree is None else _hex(ratchet_tree),
+            authenticated_data=_hex(authenticated_data),
+            extension_types=_opt_u16_list(extension_types, "extension_types"),
+            proposal_types=_opt_u16_list(proposal_types, "proposal_types"),
+        )
+        return _unhex(r["proposal"], "external_proposal")
+
     # -- group state
+
+    def group_context_extensions(
+        self, group: MlsRsGroup, *, step: str | None = None
+    ) -> list[tuple[int, bytes]]:
+        """The GroupContext extensions as ``(type, data)`` pairs."""
+        r = self._group_request("group_context_extensions", group, step)
+        return [
+            (_int(t, "group_context_extensions"), _unhex(d, "group_context_extensions"))
+            for t, d in r["extensions"]
+        ]
 
     def group_info(
         self, group: MlsRsGroup, *, with_ratchet_tree: bool = True, step: str | None = None
@@ -669,6 +999,12 @@ class MlsRsPeer:
     def roster(self, group: MlsRsGroup, *, step: str | None = None) -> list[MlsRsMember]:
         r = self._group_request("roster", group, step)
         return [
-            MlsRsMember(_int(m["leaf_index"], "roster"), _unhex(m["identity"], "roster"))
+            MlsRsMember(
+                _int(m["leaf_index"], "roster"),
+                _unhex(m["identity"], "roster"),
+                credential_type=_int(m["credential_type"], "roster"),
+                certificates=tuple(_unhex(c, "roster") for c in m["certificates"]),
+                signature_key=_unhex(m["signature_key"], "roster"),
+            )
             for m in r["members"]
         ]

@@ -36,6 +36,12 @@ negative-delivery IMDN (``failed-to-decrypt``) to send back.
 Conversation state beyond the MLS group (pending file keys, subject and icon keys, leave
 requests, the authenticators of past epochs) lives in memory, in this object.
 
+Who may be in the conversation is decided by one policy,
+:class:`~rcs_mls.rcs.membership.MembershipPolicy`, applied before anything is merged or
+stored: the members of a Welcome, key packages before they are added, and every received
+commit (adds, external joins, credential replacements, GroupContext changes). A commit it
+refuses is :class:`Rejected` and the group stays in its epoch, fully usable.
+
 Participants are keyed by the ``tel:`` number of their X.509 credentials; a participant
 may have several devices (leaves), and adding or removing a participant touches all of
 them in one commit. Commits are arbitrated by the delivery service (one per epoch, see
@@ -53,16 +59,13 @@ native ``rcs_*`` functions and ``docs/openmls-gaps.md`` say what was done instea
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import hashlib
 import os
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-
-from cryptography import x509
+from dataclasses import dataclass, field, replace
 
 from rcs_mls import _native
 from rcs_mls._native import (
@@ -72,31 +75,36 @@ from rcs_mls._native import (
     Group,
     GroupConfig,
     KeyPackage,
+    Member,
     ProposalMessage,
     StagedCommit,
 )
 from rcs_mls._types import ProposalType
 from rcs_mls.exceptions import (
+    CpimParseError,
     CredentialError,
     DecryptionError,
     FileIntegrityError,
     GroupStateError,
     InvalidArgumentError,
+    MembershipError,
     ParseError,
     RcsMlsError,
     ValidationError,
     WrongEpochError,
 )
-from rcs_mls.rcs import filecrypt, profile
+from rcs_mls.rcs import continuity, filecrypt, profile
 from rcs_mls.rcs.cpim import (
     CONTENT_TYPE_MLS,
     CONTENT_TYPE_MLS_FT,
     CONTENT_TYPE_MLS_RCS_CLIENT,
+    CONTENT_TYPE_MLS_RCS_SERVER,
     HEADER_IMDN_DISPOSITION_NOTIFICATION,
     HEADER_IMDN_MESSAGE_ID,
     HEADER_MLS_DERIVED_CONTENT_SIGNATURE,
     HEADER_MLS_EPOCH_AUTHENTICATOR,
     HEADER_MLS_ERA_ID,
+    HEADER_MLS_ORIGINAL_MESSAGE_ID,
     NS_IMDN,
     NS_MLS,
     CpimHeader,
@@ -104,7 +112,7 @@ from rcs_mls.rcs.cpim import (
     MimeHeader,
     format_datetime,
 )
-from rcs_mls.rcs.credentials import phone_number_of, validate_chain
+from rcs_mls.rcs.credentials import phone_number_of
 from rcs_mls.rcs.file_transfer import (
     CONTENT_TYPE_FT_HTTP,
     ENCRYPTED_FILE_NAME,
@@ -126,19 +134,23 @@ from rcs_mls.rcs.imdn import (
     NotificationType,
 )
 from rcs_mls.rcs.iscomposing import CONTENT_TYPE_ISCOMPOSING, ComposingState, IsComposing
+from rcs_mls.rcs.membership import MembershipPolicy, TrustAnchors
 from rcs_mls.rcs.payload import ApplicationAad, SecretPayload, decode_varint, encode_varint
 
 __all__ = [
     "CommitApplied",
     "Conversation",
     "ConversationEnded",
+    "EraAdvanced",
     "Event",
+    "ExternalJoin",
     "FailureReport",
     "FileKeyReceived",
     "FileOffer",
     "IconChange",
     "LeaveRequest",
     "MembershipChange",
+    "MetadataKeysRequested",
     "Outgoing",
     "Receipt",
     "Rejected",
@@ -155,12 +167,18 @@ _UUID4_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-
 _ERA_RE = re.compile(r"[0-9]{1,10}")
 _SENDER_MEMBER = 1
 _SENDER_EXTERNAL = 2
+_SENDER_NEW_MEMBER_COMMIT = 4
 _WIRE_PUBLIC = 1
 _WIRE_PRIVATE = 2
 _WIRE_WELCOME = 3
 _CONTENT_PROPOSAL = 2
 _CONTENT_COMMIT = 3
 _AUTHENTICATOR_LENGTH = 32
+_AUTHENTICATOR_BASE64_LENGTH = 44
+# What a new era keeps of the group it replaces (GroupContext extensions).
+_CARRIED_ACROSS_ERAS = frozenset(
+    {profile.EXT_SUBJECT_COMMITMENT, profile.EXT_ICON_COMMITMENT, 0x0005}  # external_senders
+)
 # The RCC.16 proposals OpenMLS cannot decode (bare payloads): this package handles them.
 _BARE_PROPOSALS = (
     profile.PROPOSAL_RCS_SIGNATURE,
@@ -239,11 +257,12 @@ def client_for_device(credential: Credential, keys: _native.SignatureKeyPair) ->
     )
 
 
-def _participant_of(credential: Credential) -> str:
-    """The participant a credential names: its ``tel:`` number (X.509), else the identity."""
-    if credential.credential_type == "x509":
-        return phone_number_of(credential.certificates)
-    return credential.identity.decode("utf-8", "replace")
+def _policy_for(
+    trust_anchors: TrustAnchors | MembershipPolicy, allow_external_joins: bool
+) -> MembershipPolicy:
+    if isinstance(trust_anchors, MembershipPolicy):
+        return trust_anchors
+    return MembershipPolicy(trust_anchors, allow_external_joins=allow_external_joins)
 
 
 def _now() -> dt.datetime:
@@ -281,11 +300,13 @@ class Outgoing:
 class Event:
     """Something :meth:`Conversation.receive` read: ``message_id`` of the CPIM object,
     ``sender`` the authenticated participant (``tel:`` number; None when not known),
-    ``epoch`` the MLS epoch of the message."""
+    ``epoch`` the MLS epoch of the message. ``original_message_id`` is set on a resend
+    (RCC.16 §7.5.3: the message id it replaces, authenticated in the AAD)."""
 
     message_id: str | None
     sender: str | None
     epoch: int
+    original_message_id: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -368,14 +389,41 @@ class MembershipChange(Event):
 
 
 @dataclass(frozen=True)
+class ExternalJoin(MembershipChange):
+    """A device joined by external commit (``sender`` is its participant, also in
+    ``added`` when it is new to the conversation): a participant's device rejoining after
+    it lost its state (self-heal), which replaced ``replaced_leaves`` (its own old
+    leaves), or a new device."""
+
+    replaced_leaves: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class CommitApplied(Event):
     """A commit that changed neither the participants nor ended the conversation (a key
     update, a new subject or icon commitment)."""
 
 
 @dataclass(frozen=True)
+class MetadataKeysRequested(Event):
+    """A member (``sender``) committed ``group_metadata_keys_requested`` (0xF007): it
+    lacks the subject or icon key; a member holding them answers with
+    :meth:`Conversation.send_metadata_keys` [guess]."""
+
+
+@dataclass(frozen=True)
+class EraAdvanced(Event):
+    """The conversation was re-created as a new MLS group of ``era`` (RCC16.md §2) by
+    ``sender``, a member of the group it replaces (checked with the continuity token, see
+    :mod:`rcs_mls.rcs.continuity`). Messages of the previous era are no longer read."""
+
+    era: int
+
+
+@dataclass(frozen=True)
 class ConversationEnded(Event):
-    """The ``end_mls`` extension was committed: no encrypted message is sent any more."""
+    """The ``end_mls`` extension was committed (``sender`` ended encryption): no
+    encrypted message is sent any more."""
 
 
 @dataclass(frozen=True)
@@ -405,12 +453,16 @@ class IconChange(Event):
 class Rejected(Event):
     """A message that failed a check and was not delivered.
 
-    ``reason`` says which check; ``response`` is what to send back, if anything: the
-    negative-delivery IMDN for a message that could not be decrypted.
+    ``reason`` says which check; ``failure`` the RCC.16 client failure reason, if one
+    applies. Nothing is signed in answer on its own: a CPIM message id is not bound to a
+    handshake message, and a message that did not decrypt authenticates nothing, so an
+    automatic report would let the delivery service collect signed reports for message
+    ids of its choosing. RCC.16 sends the report only after self-heal failed: then call
+    :meth:`Conversation.failure_report`.
     """
 
     reason: str
-    response: Outgoing | None = None
+    failure: MlsClientFailureReason | None = None
 
 
 class _Reject(Exception):
@@ -420,6 +472,19 @@ class _Reject(Exception):
         super().__init__(reason)
         self.reason = reason
         self.failure = failure
+
+
+@dataclass(frozen=True)
+class _LeaveRequest:
+    """A verified leave request for a leaf, as that leaf was held when it was made (its
+    signature and encryption keys: the leaf node), and the proposal itself (None for
+    OpenMLS's own 0x000A, which OpenMLS keeps) of ``epoch``."""
+
+    number: str
+    signature_key: bytes
+    encryption_key: bytes
+    proposal: bytes | None
+    epoch: int
 
 
 @dataclass
@@ -455,25 +520,42 @@ class Conversation:
         client: Client,
         group: Group,
         *,
-        trust_anchors: Sequence[bytes | x509.Certificate] | None = None,
+        trust_anchors: TrustAnchors | MembershipPolicy,
+        allow_external_joins: bool = False,
     ) -> None:
         """Wrap an existing group; most callers want :meth:`start` or :meth:`join`.
 
+        ``trust_anchors`` (required) are the roots RCS device certificates chain to; only
+        :data:`~rcs_mls.rcs.membership.INSECURE_SKIP_CHAIN_VALIDATION_FOR_TESTS` skips
+        chain validation. ``allow_external_joins`` accepts external commits by devices of
+        people who are not participants yet. Both make the conversation's
+        :class:`~rcs_mls.rcs.membership.MembershipPolicy`; a policy built beforehand may
+        be passed as ``trust_anchors`` instead (``allow_external_joins`` is then the
+        policy's).
+
         Raises:
             ValidationError: the group is not an RCC.16 group (no ``era`` extension).
+            CredentialError: this device's own credential is not acceptable.
+            InvalidArgumentError: malformed trust anchors.
         """
         self._client = client
         self._group = group
-        self._trust_anchors = trust_anchors
-        self._own_number = _participant_of(client.credential)
+        self._policy = _policy_for(trust_anchors, allow_external_joins)
+        self._own_number = self._policy.participant(
+            client.credential, client.signature_public_key, new=False
+        )
         self._pending: _PendingCommit | None = None
         self._authenticators: dict[int, bytes] = {}
-        self._file_keys: dict[str, FileMetadata] = {}
+        # File keys by (sender, FileInfo message id): a descriptor claims only its own.
+        self._file_keys: dict[tuple[str, str], FileMetadata] = {}
         self._metadata_keys: list[_MetadataKey] = []
-        # Devices that asked to leave: by a bare 0xF003 proposal (removed by value when
-        # committing), and by OpenMLS's 0x000A (in OpenMLS's proposal store).
-        self._leave_requests: dict[int, str] = {}
-        self._openmls_leaves: dict[int, str] = {}
+        # Who committed the current subject / icon commitment (None: unknown, e.g. set
+        # before this device joined): only that member's key delivery is taken.
+        self._metadata_committers: dict[str, str | None] = {}
+        # Verified leave requests by leaf: a bare 0xF003 SelfRemove or 0xF004 ServerRemove
+        # (removed by value when committing), and OpenMLS's 0x000A (in its proposal store).
+        self._leave_requests: dict[int, _LeaveRequest] = {}
+        self._openmls_leaves: dict[int, _LeaveRequest] = {}
         self._subject: str | None = None
         self._icon: bytes | None = None
         if self.era is None:
@@ -500,8 +582,9 @@ class Conversation:
         client: Client,
         key_packages: Sequence[KeyPackage],
         *,
+        trust_anchors: TrustAnchors | MembershipPolicy,
         group_id: str | None = None,
-        trust_anchors: Sequence[bytes | x509.Certificate] | None = None,
+        allow_external_joins: bool = False,
     ) -> tuple[Conversation, Outgoing]:
         """Create a conversation and the commit that adds every device of ``key_packages``.
 
@@ -514,12 +597,14 @@ class Conversation:
         Raises:
             InvalidArgumentError: no key package, a 1:1 with other than one peer, or a key
                 package in another ciphersuite.
-            CredentialError: a credential does not validate against ``trust_anchors``.
+            CredentialError: a credential (this device's or a key package's) is not
+                acceptable (:class:`~rcs_mls.rcs.membership.MembershipPolicy`).
         """
         if not key_packages:
             raise InvalidArgumentError("a conversation starts with at least one other device")
-        own = _participant_of(client.credential)
-        others = {_participant_of(kp.credential) for kp in key_packages} - {own}
+        policy = _policy_for(trust_anchors, allow_external_joins)
+        own = policy.participant(client.credential, client.signature_public_key)
+        others = {policy.check_key_package(kp) for kp in key_packages} - {own}
         if group_id is None:
             if len(others) != 1:
                 raise InvalidArgumentError("a 1:1 conversation has exactly one other participant")
@@ -527,7 +612,7 @@ class Conversation:
         elif not group_id:
             raise InvalidArgumentError("group_id must not be empty")
         group = client.create_group(cls.group_config(), group_id=group_id.encode("utf-8"))
-        conversation = cls(client, group, trust_anchors=trust_anchors)
+        conversation = cls(client, group, trust_anchors=policy)
         commit = conversation.add_devices(key_packages)
         return conversation, commit
 
@@ -537,29 +622,49 @@ class Conversation:
         client: Client,
         welcome: bytes,
         *,
-        trust_anchors: Sequence[bytes | x509.Certificate] | None = None,
+        trust_anchors: TrustAnchors | MembershipPolicy,
+        allow_external_joins: bool = False,
     ) -> Conversation:
-        """Join from a Welcome CPIM object. The subject and icon keys of the Welcome are
-        kept: the subject and icon are read when their ciphertexts arrive.
+        """Join from a Welcome CPIM object, once every member of the group it leads to
+        passed the membership policy (nothing is stored otherwise, and the key package
+        stays usable). The subject and icon keys of the Welcome are kept: the subject and
+        icon are read when their ciphertexts arrive.
 
         Raises:
             ParseError: not a CPIM Welcome.
             ValidationError: the era header disagrees with the group, or the group is not
                 an RCC.16 group.
-            CredentialError: a member's credential does not validate.
+            CredentialError: a member's credential is not acceptable.
             RcsMlsError: the Welcome is not for this client, or does not verify.
         """
         message = CpimMessage.from_bytes(welcome)
         if message.content_type != CONTENT_TYPE_MLS_RCS_CLIENT:
             raise ParseError("a Welcome travels as message/mls-rcs-client")
-        group, extensions = _native.rcs_join_group(client, message.body, config=cls.group_config())
-        conversation = cls(client, group, trust_anchors=trust_anchors)
-        era_header = message.header("Era-ID", NS_MLS)
-        if era_header != str(conversation.era):
+        staged = client.stage_welcome(message.body, config=cls.group_config(), replace_group=True)
+        era = _era_of(staged.group_context_extensions)
+        if era is None:
+            raise ValidationError("not an RCC.16 group: no era extension (0xF001)")
+        if message.header("Era-ID", NS_MLS) != str(era):
             raise ValidationError("the Welcome's mls.Era-ID is not the group's era")
-        if trust_anchors is not None:
-            for member in group.members():
-                conversation._validate(member.credential)
+        policy = _policy_for(trust_anchors, allow_external_joins)
+        policy.review_welcome(
+            staged,
+            policy.participant(client.credential, client.signature_public_key),
+            one_to_one=_UUID4_RE.fullmatch(staged.group_id.decode("utf-8", "replace")) is not None,
+        )
+        # A device removed before and added again replaces its dead group; a live one is
+        # never replaced from here.
+        if staged.group_id in client.list_groups() and client.load_group(staged.group_id).is_active:
+            raise GroupStateError(
+                "this device is in this conversation already (a Welcome of a new era goes "
+                "to Conversation.receive)"
+            )
+        conversation = cls(client, staged.join(), trust_anchors=policy)
+        conversation._keep_welcome_keys(staged.group_info_extensions)
+        return conversation
+
+    def _keep_welcome_keys(self, extensions: Sequence[tuple[int, bytes]]) -> None:
+        """The subject and icon keys a Welcome carries (GroupInfo extensions)."""
         for ext_type, data in extensions:
             kind = {profile.EXT_SUBJECT_KEY: "subject", profile.EXT_ICON_KEY: "icon"}.get(ext_type)
             if kind is None:
@@ -571,8 +676,18 @@ class Conversation:
                 continue
             slot = info.subject if kind == "subject" else info.icon
             if slot is not None:
-                conversation._metadata_keys.append(_MetadataKey(kind, slot))
-        return conversation
+                self._metadata_keys.append(_MetadataKey(kind, slot))
+
+    def _switch_to(self, group: Group) -> None:
+        """Continue the conversation in ``group`` (a new era, or this device's rejoin):
+        what belonged to the previous group's epochs is dropped."""
+        self._group = group
+        self._pending = None
+        self._authenticators.clear()
+        self._leave_requests.clear()
+        self._openmls_leaves.clear()
+        self._metadata_committers.clear()
+        self._remember_epoch()
 
     @staticmethod
     def is_welcome(data: bytes) -> bool:
@@ -604,8 +719,12 @@ class Conversation:
 
     @property
     def is_one_to_one(self) -> bool:
-        """Whether this is a 1:1 chat: a UUIDv4 group id and two participants."""
-        return _UUID4_RE.fullmatch(self.group_id) is not None and len(self.participants) <= 2
+        """Whether this is a 1:1 chat: its group id is a UUIDv4 (RCC.16 §8), and the
+        membership policy keeps it to two participants."""
+        return self._is_uuid_group()
+
+    def _is_uuid_group(self) -> bool:
+        return _UUID4_RE.fullmatch(self.group_id) is not None
 
     @property
     def era(self) -> int | None:
@@ -636,9 +755,14 @@ class Conversation:
     def participants(self) -> dict[str, list[int]]:
         """Participants (``tel:`` numbers) and the leaf indices of their devices."""
         out: dict[str, list[int]] = {}
-        for member in self._group.members():
-            out.setdefault(_participant_of(member.credential), []).append(member.leaf_index)
+        for leaf, number in self._leaves().items():
+            out.setdefault(number, []).append(leaf)
         return out
+
+    @property
+    def policy(self) -> MembershipPolicy:
+        """The membership policy this conversation applies."""
+        return self._policy
 
     @property
     def subject(self) -> str | None:
@@ -666,13 +790,6 @@ class Conversation:
         self._authenticators[self._group.epoch] = self._group.epoch_authenticator
         for old in sorted(self._authenticators)[: -(profile.MAX_PAST_EPOCHS + 1)]:
             del self._authenticators[old]
-
-    def _validate(self, credential: Credential) -> None:
-        if self._trust_anchors is None:
-            return
-        if credential.credential_type != "x509":
-            raise CredentialError("RCS members have X.509 credentials")
-        validate_chain(credential.certificates, self._trust_anchors)
 
     def _require_sendable(self) -> None:
         if not self._group.is_active:
@@ -717,18 +834,32 @@ class Conversation:
             content.append(MimeHeader("Content-Disposition", content_disposition))
         return CpimMessage(tuple(headers), tuple(content), body).to_bytes()
 
-    def _application(self, kind: str, content_type: str, body: bytes) -> Outgoing:
-        """Encrypt a SecretPayload whose generation is the one MLS encrypts it with."""
+    def _application(
+        self,
+        kind: str,
+        content_type: str,
+        body: bytes,
+        *,
+        original_message_id: str | None = None,
+    ) -> Outgoing:
+        """Encrypt a SecretPayload whose generation is the one MLS encrypts it with; a
+        resend names the message it replaces in the AAD and in mls.Original-Message-ID."""
         self._require_sendable()
         message_id = profile.new_message_id()
-        aad = ApplicationAad(message_id, self._era_or_fail()).to_bytes()
+        resend = None if original_message_id is None else _resend_component(original_message_id)
+        aad = ApplicationAad(message_id, self._era_or_fail(), resend).to_bytes()
         frame = SecretPayload(0, content_type, body).to_bytes()
         # The generation field sits at offset 4 (after version and payload type); the
         # native call writes the real generation there under the group lock.
         wire, _generation = _native.rcs_encrypt_with_generation(
             self._group, frame, authenticated_data=aad, generation_offset=4
         )
-        cpim = self._cpim(message_id, CONTENT_TYPE_MLS, wire)
+        extra = (
+            ()
+            if original_message_id is None
+            else (CpimHeader(HEADER_MLS_ORIGINAL_MESSAGE_ID, original_message_id),)
+        )
+        cpim = self._cpim(message_id, CONTENT_TYPE_MLS, wire, extra=extra)
         return Outgoing(cpim, message_id, CONTENT_TYPE_MLS, kind, self._group.epoch)
 
     def _era_or_fail(self) -> int:
@@ -739,14 +870,24 @@ class Conversation:
 
     # --- sending --------------------------------------------------------------------------
 
-    def send_text(self, text: str, *, content_type: str = _TEXT_PLAIN) -> Outgoing:
-        """Encrypt a text message.
+    def send_text(
+        self,
+        text: str,
+        *,
+        content_type: str = _TEXT_PLAIN,
+        original_message_id: str | None = None,
+    ) -> Outgoing:
+        """Encrypt a text message; with ``original_message_id``, a resend of that message
+        (say after a failure report), under a new message id.
 
         Raises:
             GroupStateError: the conversation ended, this device left, or a commit is
                 pending.
+            InvalidArgumentError: ``original_message_id`` is not a message id.
         """
-        return self._application("text", content_type, text.encode("utf-8"))
+        return self._application(
+            "text", content_type, text.encode("utf-8"), original_message_id=original_message_id
+        )
 
     def send_payload(self, content_type: str, body: bytes, *, kind: str = "payload") -> Outgoing:
         """Encrypt any MIME entity (a location, an image inline...) as a SecretPayload.
@@ -905,6 +1046,32 @@ class Conversation:
                 return key
         return None
 
+    def _takes_metadata_key(self, kind: str, slot: FileMetadata, sender: str) -> bool:
+        """Whether a subject or icon key delivered in a FileInfo is taken: it must match the
+        committed commitment and come from the member who committed it (when that is
+        known; else only while no key for the commitment is held). The commitment binds
+        the key only, not the IV: anyone holding the key could otherwise deliver another
+        value under it [safe choice]."""
+        label, ext_type = _METADATA[kind]
+        committed = dict(self._group.extensions).get(ext_type)
+        if committed is None or _unframe(committed) != metadata_commitment(
+            label, slot.encryption_info.key_material
+        ):
+            return False
+        committer = self._metadata_committers.get(kind)
+        if committer is not None:
+            return sender == committer
+        return self._committed_key(kind) is None
+
+    def _note_metadata_commits(
+        self, before: Sequence[tuple[int, bytes]], committer: str | None
+    ) -> None:
+        """After a commit: who committed a changed subject or icon commitment."""
+        old, new = dict(before), dict(self._group.extensions)
+        for kind, (_label, ext_type) in _METADATA.items():
+            if old.get(ext_type) != new.get(ext_type):
+                self._metadata_committers[kind] = committer
+
     def _welcome_extensions(self) -> list[tuple[int, bytes]]:
         """The current subject and icon keys, for the Welcome only (0xF005, 0xF003)."""
         out: list[tuple[int, bytes]] = []
@@ -927,6 +1094,8 @@ class Conversation:
         added: tuple[str, ...] = (),
         removed: tuple[str, ...] = (),
         welcome_to: tuple[str, ...] = (),
+        proposals: Sequence[bytes] = (),
+        welcome_extensions: Sequence[tuple[int, bytes]] = (),
     ) -> Outgoing:
         self._require_sendable()
         epoch = self._group.epoch
@@ -936,7 +1105,8 @@ class Conversation:
             add=list(add),
             remove=list(remove),
             group_context_extensions=extensions,
-            welcome_extensions=self._welcome_extensions() if add else [],
+            welcome_extensions=[*self._welcome_extensions(), *welcome_extensions] if add else [],
+            proposals=list(proposals),
         )
         self._pending = _PendingCommit(kind, epoch, welcome_to, result.welcome)
         message_id = profile.new_message_id()
@@ -962,16 +1132,20 @@ class Conversation:
         devices of existing ones).
 
         Raises:
-            CredentialError: a credential does not validate against the trust anchors.
+            CredentialError: a credential is not acceptable (the membership policy).
             GroupStateError: as for :meth:`send_text`.
-            InvalidArgumentError: a key package of another ciphersuite.
+            InvalidArgumentError: a key package of another ciphersuite, or a third
+                participant in a 1:1.
         """
+        numbers = []
         for kp in key_packages:
             if kp.ciphersuite != profile.SUITE:
                 raise InvalidArgumentError("RCS key packages are ciphersuite 0x0002")
-            self._validate(kp.credential)
-        targets = tuple(sorted({_participant_of(kp.credential) for kp in key_packages}))
+            numbers.append(self._policy.check_key_package(kp))
+        targets = tuple(sorted(set(numbers)))
         added = tuple(sorted(set(targets) - set(self.participants)))
+        if self._is_uuid_group() and len(set(self.participants) | set(targets)) > 2:
+            raise InvalidArgumentError("a 1:1 conversation has two participants")
         return self._commit("add", add=key_packages, added=added, welcome_to=targets)
 
     def add_participants(self, key_packages: Sequence[KeyPackage]) -> Outgoing:
@@ -994,20 +1168,48 @@ class Conversation:
         return self._commit("remove", remove=leaves, removed=(number,))
 
     def commit_leaves(self) -> Outgoing | None:
-        """One commit removing every device that asked to leave (SelfRemove received),
-        0xF003 ones as Remove proposals by value; None when nobody asked.
+        """One commit removing every device that asked to leave, or that the server asked
+        to remove; None when nobody did. Requests of the current epoch are committed by
+        reference, as deployed clients do (RCC.16 §8), older ones as Remove proposals.
 
         Raises:
             GroupStateError: as for :meth:`send_text`.
         """
-        members = {m.leaf_index for m in self._group.members()}
-        leaves = sorted(leaf for leaf in self._leave_requests if leaf in members)
-        by_openmls = [leaf for leaf in self._openmls_leaves if leaf in members]
-        if not leaves and not by_openmls:
+        self._drop_stale_leaves()
+        own, epoch = self._group.own_leaf_index, self._group.epoch
+        bare = {leaf: r for leaf, r in self._leave_requests.items() if leaf != own}
+        by_reference = [r.proposal for r in bare.values() if r.epoch == epoch and r.proposal]
+        by_value = sorted(leaf for leaf, r in bare.items() if r.epoch != epoch)
+        if not bare and not self._openmls_leaves:
             return None
-        names = {self._leave_requests[leaf] for leaf in leaves}
-        names |= {self._openmls_leaves[leaf] for leaf in by_openmls}
-        return self._commit("remove", remove=leaves, removed=tuple(sorted(names - {""})))
+        names = {r.number for r in bare.values()}
+        names |= {r.number for r in self._openmls_leaves.values()}
+        return self._commit(
+            "remove", remove=by_value, proposals=by_reference, removed=tuple(sorted(names))
+        )
+
+    def _current_leave_proposals(self) -> list[bytes]:
+        """The bare leave requests of this epoch: a commit may reference them."""
+        epoch = self._group.epoch
+        return [
+            r.proposal
+            for r in self._leave_requests.values()
+            if r.epoch == epoch and r.proposal is not None
+        ]
+
+    def _drop_stale_leaves(self) -> None:
+        """Forget leave requests whose leaf is now empty or holds another leaf node."""
+        for requests in (self._leave_requests, self._openmls_leaves):
+            for leaf, request in list(requests.items()):
+                try:
+                    MembershipPolicy.check_leave(
+                        self._group.member(leaf),
+                        leaf,
+                        signature_key=request.signature_key,
+                        encryption_key=request.encryption_key,
+                    )
+                except RcsMlsError:
+                    del requests[leaf]
 
     def update_keys(self) -> Outgoing:
         """A commit with an update path (key refresh, RCC.16 asks for one at least every
@@ -1072,12 +1274,48 @@ class Conversation:
         self._pending.follow_ups.append((kind, info, content_type, ciphertext))
         return outgoing
 
-    def end(self) -> Outgoing:
-        """End encryption in this conversation: a commit adding ``end_mls`` (0xF002).
+    def request_metadata_keys(self) -> Outgoing:
+        """Ask for the subject and icon keys this device lacks (a device that joined
+        without them): a commit setting ``group_metadata_keys_requested`` (0xF007, its
+        presence is the flag) [guess: RCC16.md names the extension only].
 
         Raises:
             GroupStateError: as for :meth:`send_text`.
         """
+        flag = (profile.EXT_METADATA_KEYS_REQUESTED, b"")
+        return self._commit(
+            "metadata-request",
+            extensions=self._extensions_with(*flag),
+        )
+
+    def send_metadata_keys(self) -> list[Outgoing]:
+        """Answer a :class:`MetadataKeysRequested`: the subject and icon keys this device
+        holds for the committed commitments, each in a FileInfo inside MLS (as a subject
+        change delivers them). Empty when this device holds none.
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`.
+        """
+        out = []
+        for kind in ("subject", "icon"):
+            key = self._committed_key(kind)
+            if key is None:
+                continue
+            info = (
+                FileInfo(subject=key.metadata) if kind == "subject" else FileInfo(icon=key.metadata)
+            )
+            out.append(self._application(f"{kind}-key", CONTENT_TYPE_FILE_INFO, info.to_bytes()))
+        return out
+
+    def end(self) -> Outgoing:
+        """End encryption in this 1:1 conversation: a commit adding ``end_mls`` (0xF002).
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`, or a group chat (the membership
+                policy lets no member end encryption in a group chat).
+        """
+        if not self._is_uuid_group():
+            raise GroupStateError("end_mls ends 1:1 conversations only")
         extensions = self._extensions_with(profile.EXT_END_MLS, profile.END_MLS_DATA)
         return self._commit("end", extensions=extensions)
 
@@ -1096,11 +1334,103 @@ class Conversation:
             proposal = self._group.leave_via_self_remove()
         else:
             proposal = _native.rcs_create_proposal(self._group, profile.SELF_REMOVE_PROPOSAL)
+            # Kept, so that a member's commit referencing it can be processed here too.
+            own = self._group.member(self._group.own_leaf_index)
+            assert own is not None
+            self._leave_requests[own.leaf_index] = _LeaveRequest(
+                self._own_number,
+                own.signature_key,
+                own.encryption_key,
+                proposal,
+                self._group.epoch,
+            )
         message_id = profile.new_message_id()
         cpim = self._cpim(message_id, CONTENT_TYPE_MLS_RCS_CLIENT, proposal, disposition=None)
         return Outgoing(
             cpim, message_id, CONTENT_TYPE_MLS_RCS_CLIENT, "proposal", self._group.epoch
         )
+
+    def advance_era(self, key_packages: Sequence[KeyPackage]) -> Outgoing:
+        """Re-create the conversation as a new MLS group of the next era (RCC16.md §2: the
+        era never changes within a group), with every device of ``key_packages`` (all
+        devices of every other participant, and this participant's other devices). The
+        new group keeps the group id, the subject and icon and the server's
+        ``external_senders``; its Welcome carries the continuity token that proves to the
+        others that a member made it (:mod:`rcs_mls.rcs.continuity`).
+
+        This device leaves the previous era at once: its store holds one group per id, so
+        late messages of the previous era are no longer read. Submit the commit; once
+        accepted, :meth:`commit_accepted` returns the Welcome.
+
+        Raises:
+            CredentialError: a key package's credential is not acceptable.
+            GroupStateError: as for :meth:`send_text`.
+            InvalidArgumentError: no key package, or one of another ciphersuite.
+        """
+        self._require_sendable()
+        if not key_packages:
+            raise InvalidArgumentError("a new era starts with at least one other device")
+        numbers = []
+        for kp in key_packages:
+            if kp.ciphersuite != profile.SUITE:
+                raise InvalidArgumentError("RCS key packages are ciphersuite 0x0002")
+            numbers.append(self._policy.check_key_package(kp))
+        new_era = self._era_or_fail() + 1
+        commitment, carried = continuity.extensions(continuity.token(self._group, new_era))
+        kept = [(t, d) for t, d in self._group.extensions if t in _CARRIED_ACROSS_ERAS]
+        config = self.group_config()
+        config = GroupConfig(
+            public_handshake=True,
+            max_past_epochs=config.max_past_epochs,
+            required_extensions=config.required_extensions,
+            group_context_extensions=[era_extension(new_era), commitment, *kept],
+        )
+        group_id = self._group.group_id
+        self._client.delete_group(group_id)  # one group per id in a store
+        self._switch_to(self._client.create_group(config, group_id=group_id))
+        targets = tuple(sorted(set(numbers)))
+        return self._commit(
+            "era",
+            add=key_packages,
+            added=tuple(sorted(set(targets) - {self._own_number})),
+            welcome_to=targets,
+            welcome_extensions=[carried],
+        )
+
+    def rejoin(self, group_info: bytes) -> Outgoing:
+        """Self-heal (RCC.16 §7): this device missed a commit and cannot follow the group
+        any more; it rejoins by external commit from the current GroupInfo (the delivery
+        service keeps it), replacing its old leaf. The others accept it through the
+        membership policy (:class:`ExternalJoin` with the replaced leaf).
+
+        The GroupInfo's members pass the membership policy before the commit is made. This
+        device is in the new epoch at once; if the delivery service rejects the commit,
+        fetch the GroupInfo again and rejoin again.
+
+        Raises:
+            ParseError: not a GroupInfo.
+            ValidationError: the GroupInfo is for another group or era.
+            CredentialError / MembershipError: a member of the group is not acceptable.
+        """
+        group_id, extensions = _group_info_context(group_info)
+        if group_id != self._group.group_id:
+            raise ValidationError("the GroupInfo is for another group")
+        if _era_of(extensions) != self.era:
+            raise ValidationError("the GroupInfo is of another era")
+        self._client.delete_group(group_id)
+        group, result = self._client.join_by_external_commit(group_info, config=self.group_config())
+        try:
+            roster = {m.leaf_index: self._policy.member(m, new=False) for m in group.members()}
+            if self._is_uuid_group() and len(set(roster.values())) > 2:
+                raise MembershipError("a 1:1 conversation has two participants")
+        except RcsMlsError:
+            self._client.delete_group(group_id)
+            raise
+        self._switch_to(group)
+        self._pending = _PendingCommit("rejoin", group.epoch - 1)
+        message_id = profile.new_message_id()
+        cpim = self._cpim(message_id, CONTENT_TYPE_MLS_RCS_CLIENT, result.commit, disposition=None)
+        return Outgoing(cpim, message_id, CONTENT_TYPE_MLS_RCS_CLIENT, "commit", group.epoch - 1)
 
     def commit_accepted(self) -> list[Outgoing]:
         """The delivery service accepted this device's commit: merge it, and return what
@@ -1113,7 +1443,10 @@ class Conversation:
         pending = self._pending
         if pending is None:
             raise GroupStateError("there is no pending commit")
-        self._group.merge_pending_commit()
+        before = self._group.extensions
+        if pending.kind != "rejoin":  # an external commit is applied when it is made
+            self._group.merge_pending_commit()
+        self._note_metadata_commits(before, self._own_number)
         self._pending = None
         self._remember_epoch()
         out: list[Outgoing] = []
@@ -1150,8 +1483,10 @@ class Conversation:
 
     def commit_rejected(self) -> None:
         """The delivery service rejected this device's commit (another won the epoch):
-        drop it. Process the winner's commit, then make the change again."""
-        self._group.clear_pending_commit()
+        drop it. Process the winner's commit, then make the change again (after a
+        :meth:`rejoin`: rejoin again from the new GroupInfo)."""
+        if self._pending is not None and self._pending.kind != "rejoin":
+            self._group.clear_pending_commit()
         self._pending = None
 
     # --- receiving --------------------------------------------------------------------------
@@ -1159,8 +1494,7 @@ class Conversation:
     def receive(self, data: bytes) -> Event:
         """Read one CPIM object from the network; never raises for what arrives.
 
-        Returns the typed event, or :class:`Rejected` (with the negative IMDN to send back
-        when the message could not be decrypted).
+        Returns the typed event, or :class:`Rejected`.
         """
         message_id: str | None = None
         try:
@@ -1168,17 +1502,23 @@ class Conversation:
             message_id = message.header(HEADER_IMDN_MESSAGE_ID)
             return self._receive(message, message_id)
         except _Reject as exc:
-            response = None
-            if exc.failure is not None and message_id is not None and self._group.is_active:
-                try:
-                    response = self.send_receipt(message_id, ImdnStatus.FAILED, reason=exc.failure)
-                except RcsMlsError:  # pragma: no cover - signing cannot fail for a member
-                    response = None
-            return Rejected(message_id, None, self._safe_epoch(), exc.reason, response)
+            return Rejected(message_id, None, self._safe_epoch(), exc.reason, exc.failure)
         except ParseError as exc:
             return Rejected(message_id, None, self._safe_epoch(), f"malformed: {exc}")
         except RcsMlsError as exc:
             return Rejected(message_id, None, self._safe_epoch(), type(exc).__name__)
+
+    def failure_report(self, rejected: Rejected) -> Outgoing:
+        """The signed negative-delivery notification for a rejected message (RCC.16 §7:
+        send it once self-heal did not help), naming its ``failure`` reason.
+
+        Raises:
+            InvalidArgumentError: the rejection has no message id or no failure reason.
+            GroupStateError: this device is no longer a member.
+        """
+        if rejected.message_id is None or rejected.failure is None:
+            raise InvalidArgumentError("this rejection has no message id or failure reason")
+        return self.send_receipt(rejected.message_id, ImdnStatus.FAILED, reason=rejected.failure)
 
     def _safe_epoch(self) -> int:
         try:
@@ -1189,15 +1529,16 @@ class Conversation:
     def _check_headers(self, message: CpimMessage) -> bytes:
         """The era and the epoch authenticator headers (RCC.16 §7.9); returns the latter."""
         era = message.header("Era-ID", NS_MLS)
-        authenticator = message.header("Epoch-Authenticator", NS_MLS)
-        if era is None or authenticator is None:
+        try:
+            raw = message.header_base64(
+                "Epoch-Authenticator", NS_MLS, max_length=_AUTHENTICATOR_BASE64_LENGTH
+            )
+        except CpimParseError:
+            raise _Reject("mls.Epoch-Authenticator is not base64 of 32 bytes") from None
+        if era is None or raw is None:
             raise _Reject("mls.Era-ID or mls.Epoch-Authenticator missing")
         if _ERA_RE.fullmatch(era) is None or int(era) != self.era:
             raise _Reject(f"mls.Era-ID {era[:12]!r} is not this group's era")
-        try:
-            raw = base64.b64decode(authenticator, validate=True)
-        except (binascii.Error, ValueError):
-            raise _Reject("mls.Epoch-Authenticator is not base64") from None
         if len(raw) != _AUTHENTICATOR_LENGTH:
             raise _Reject("mls.Epoch-Authenticator is not 32 bytes")
         return raw
@@ -1213,7 +1554,15 @@ class Conversation:
         if message_id is None:
             raise _Reject("imdn.Message-ID missing")
         content_type = message.content_type
+        if content_type == CONTENT_TYPE_MLS_RCS_CLIENT and _wire_format(message.body) == (
+            _WIRE_WELCOME
+        ):
+            return self._receive_new_era(message, message_id)
+        if content_type == CONTENT_TYPE_MLS_RCS_SERVER and _looks_like_xml(message.body):
+            return self._receive_server_report(message.body, message_id)
         authenticator = self._check_headers(message)
+        if content_type == CONTENT_TYPE_MLS_RCS_SERVER:
+            return self._receive_server_proposal(message.body, message_id, authenticator)
         if content_type == CONTENT_TYPE_MLS:
             return self._receive_application(message, message_id, authenticator)
         if content_type == CONTENT_TYPE_MLS_RCS_CLIENT:
@@ -1224,11 +1573,67 @@ class Conversation:
             return self._receive_metadata(message.body, message_id)
         raise _Reject(f"unexpected content type {str(content_type)[:60]!r}")
 
+    def _receive_new_era(self, message: CpimMessage, message_id: str) -> Event:
+        """A Welcome into this conversation's group id: a new era, made by a member of the
+        current group (the continuity token says so), whose members pass the policy."""
+        try:
+            staged = self._client.stage_welcome(
+                message.body, config=self.group_config(), replace_group=True
+            )
+        except RcsMlsError as exc:
+            raise _Reject(f"a Welcome that does not open: {type(exc).__name__}: {exc}") from None
+        if staged.group_id != self._group.group_id:
+            raise _Reject("a Welcome for another conversation: join it with Conversation.join")
+        era = _era_of(staged.group_context_extensions)
+        if era is None or message.header("Era-ID", NS_MLS) != str(era):
+            raise _Reject("the Welcome's mls.Era-ID is not its group's era")
+        try:
+            continuity.verify(
+                self._group, era, staged.group_context_extensions, staged.group_info_extensions
+            )
+            roster = self._policy.review_welcome(
+                staged, self._own_number, one_to_one=self._is_uuid_group()
+            )
+        except (CredentialError, MembershipError) as exc:
+            raise _Reject(f"new era: {exc}") from None
+        self._switch_to(staged.join())  # the previous era's group is erased in the join
+        self._metadata_keys.clear()
+        self._keep_welcome_keys(staged.group_info_extensions)
+        creator = roster.get(staged.sender_leaf_index)
+        return EraAdvanced(message_id, creator, self.epoch, era)
+
+    def _receive_server_proposal(self, body: bytes, message_id: str, authenticator: bytes) -> Event:
+        """Server control (``message/mls-rcs-server``, RCC16.md §3) carrying MLS: a
+        proposal of an external sender, verified against the group's ``external_senders``
+        (a ServerRemove); nothing a member sends travels this way."""
+        try:
+            _group_id, epoch, sender_type, *_rest = _native.rcs_parse_proposal(body)
+        except ParseError as exc:
+            raise _Reject(f"message/mls-rcs-server: not a proposal: {exc}") from None
+        if sender_type != _SENDER_EXTERNAL:
+            raise _Reject("message/mls-rcs-server carries what an external sender proposes")
+        self._check_authenticator(authenticator, epoch)
+        return self._receive_bare_proposal(body, message_id)
+
+    def _receive_server_report(self, body: bytes, message_id: str) -> Event:
+        """A failure report of the server (``message/mls-rcs-server`` with an IMDN and an
+        ``<mls-server-failure-reason>``, RCC.16 §7): unsigned, as the server is no
+        member, so it is information about the delivery service's view, not a proof."""
+        try:
+            imdn = Imdn.from_bytes(body)
+        except ParseError:
+            raise _Reject("message/mls-rcs-server: malformed IMDN") from None
+        if imdn.status is not ImdnStatus.FAILED or imdn.server_failure_reason is None:
+            raise _Reject("message/mls-rcs-server: only server failure reports are read")
+        return _receipt_event(imdn, message_id, None, self.epoch, False)
+
     def _sender_number(self, credential: Credential | None) -> str | None:
-        if credential is None:
+        """The participant of an authenticated sender's credential (which passed the
+        membership policy when it entered the group), or None."""
+        if credential is None or credential.credential_type != "x509":
             return None
         try:
-            return _participant_of(credential)
+            return phone_number_of(credential.certificates)
         except RcsMlsError:
             return None
 
@@ -1255,6 +1660,12 @@ class Conversation:
             raise _Reject("imdn.Message-ID differs from the authenticated data")
         if aad.era != self.era:
             raise _Reject("the authenticated data names another era")
+        original = message.header("Original-Message-ID", NS_MLS)
+        if aad.resend is None:
+            if original is not None:
+                raise _Reject("mls.Original-Message-ID on a message that is not a resend")
+        elif original is None or _resend_component(original) != aad.resend:
+            raise _Reject("mls.Original-Message-ID differs from the authenticated resend")
         try:
             result = self._group.process_message(body)
         except (DecryptionError, WrongEpochError):
@@ -1265,6 +1676,10 @@ class Conversation:
             raise _Reject(f"invalid MLS message: {type(exc).__name__}") from None
         if not isinstance(result, ApplicationMessage):
             raise _Reject("message/mls must carry an application message")
+        if result.epoch != self._group.epoch:
+            self._require_still_present(
+                result.sender_leaf_index, result.sender_credential, result.epoch
+            )
         if result.authenticated_data != wire_aad:  # pragma: no cover - the AEAD binds it
             raise _Reject("the authenticated data changed")
         try:
@@ -1277,11 +1692,12 @@ class Conversation:
                 f"{generation}"
             )
         sender_number = self._sender_number(result.sender_credential)
-        return self._route(payload, message_id, sender_number, result.epoch)
+        if sender_number is None:  # pragma: no cover - the policy admitted every member
+            raise _Reject("a sender with no participant identity")
+        event = self._route(payload, message_id, sender_number, result.epoch)
+        return event if original is None else replace(event, original_message_id=original)
 
-    def _route(
-        self, payload: SecretPayload, message_id: str, sender: str | None, epoch: int
-    ) -> Event:
+    def _route(self, payload: SecretPayload, message_id: str, sender: str, epoch: int) -> Event:
         content_type = payload.content_type
         base = content_type.split(";", 1)[0].strip().lower()
         try:
@@ -1299,9 +1715,9 @@ class Conversation:
             if base == CONTENT_TYPE_FILE_INFO:
                 info = FileInfo.from_bytes(payload.body)
                 if info.file is not None:
-                    self._file_keys[message_id] = info.file
+                    self._file_keys[(sender, message_id)] = info.file
                 for kind, slot in (("subject", info.subject), ("icon", info.icon)):
-                    if slot is not None:
+                    if slot is not None and self._takes_metadata_key(kind, slot, sender):
                         self._metadata_keys = [k for k in self._metadata_keys if k.kind != kind]
                         self._metadata_keys.append(_MetadataKey(kind, slot, sender))
                 return FileKeyReceived(message_id, sender, epoch, info)
@@ -1310,9 +1726,9 @@ class Conversation:
                 if descriptor.mls_file is None:
                     raise _Reject("an unencrypted file in an MLS conversation")
                 key_id = descriptor.mls_file.decode("ascii", "replace")
-                metadata = self._file_keys.pop(key_id, None)
+                metadata = self._file_keys.pop((sender, key_id), None)
                 if metadata is None:
-                    raise _Reject("no FileInfo for this file")
+                    raise _Reject("no FileInfo from this sender for this file")
                 return FileOffer(message_id, sender, epoch, descriptor, metadata)
         except UnicodeDecodeError:
             raise _Reject("text that is not UTF-8") from None
@@ -1320,36 +1736,48 @@ class Conversation:
             raise _Reject(f"malformed {base}: {exc}") from None
         raise _Reject(f"unsupported content type {base[:60]!r}")
 
+    def _require_still_present(self, leaf: int | None, credential: Credential, epoch: int) -> None:
+        """Something signed or sent in a kept past epoch is taken only from a device still
+        in the conversation at the same leaf (a removed member keeps its old epoch's keys
+        and could go on signing and sending in it) [safe choice]."""
+        current = None if leaf is None else self._group.member(leaf)
+        if current is None or current.credential != credential:
+            raise _Reject(f"a message of epoch {epoch} from a device no longer in the conversation")
+
     def _receive_signed_receipt(
         self, message: CpimMessage, message_id: str, authenticator: bytes
     ) -> Event:
-        signature_b64 = message.header("MLS-Derived-Content-Signature", NS_MLS)
         try:
             imdn = Imdn.from_bytes(message.body)
         except ParseError:
             raise _Reject("malformed IMDN") from None
-        if signature_b64 is None:
+        try:
+            signature = message.header_base64("MLS-Derived-Content-Signature", NS_MLS)
+        except CpimParseError:
+            raise _Reject("the content signature is not base64") from None
+        if signature is None:
             raise _Reject("a receipt in an MLS conversation must be signed")
         try:
-            signature = base64.b64decode(signature_b64, validate=True)
-        except (binascii.Error, ValueError):
-            raise _Reject("the content signature is not base64") from None
-        try:
-            sender_type, _index, proposal_type, _body, content, epoch, credential = (
-                _native.rcs_verify_proposal(self._group, signature)
-            )
+            verified = _native.rcs_verify_proposal(self._group, signature)
         except RcsMlsError as exc:
             raise _Reject(f"receipt signature: {type(exc).__name__}") from None
-        if proposal_type != profile.PROPOSAL_RCS_SIGNATURE or sender_type != _SENDER_MEMBER:
+        if (
+            verified.proposal_type != profile.PROPOSAL_RCS_SIGNATURE
+            or verified.sender_type != _SENDER_MEMBER
+        ):
             raise _Reject("the content signature is not an rcs_signature of a member")
+        epoch = verified.epoch
         self._check_authenticator(authenticator, epoch)
+        if epoch != self._group.epoch and verified.credential is not None:
+            self._require_still_present(verified.sender_index, verified.credential, epoch)
         try:
             expected = _signed_receipt_content(message_id, self._era_or_fail(), imdn)
         except (InvalidArgumentError, UnicodeError):
             raise _Reject("a receipt that cannot be signed") from None
-        if content != expected:
+        if verified.authenticated_data != expected:
             raise _Reject("the signed content does not match the receipt")
-        return _receipt_event(imdn, message_id, self._sender_number(credential), epoch, True)
+        sender = self._sender_number(verified.credential)
+        return _receipt_event(imdn, message_id, sender, epoch, True)
 
     def _receive_metadata(self, ciphertext: bytes, message_id: str) -> Event:
         for kind in ("subject", "icon"):
@@ -1385,7 +1813,10 @@ class Conversation:
             )
         if wire_format != _WIRE_PUBLIC or epoch is None:
             raise _Reject("message/mls-rcs-client carries a PublicMessage or a Welcome")
-        self._check_authenticator(authenticator, epoch)
+        # An external commit's author was not in the epoch and cannot know its
+        # authenticator; the commit itself is checked by MLS and the membership policy.
+        if not (content == _CONTENT_COMMIT and _sender_type(body) == _SENDER_NEW_MEMBER_COMMIT):
+            self._check_authenticator(authenticator, epoch)
         if content == _CONTENT_PROPOSAL:
             return self._receive_proposal(body, message_id, epoch)
         if content != _CONTENT_COMMIT:
@@ -1396,78 +1827,108 @@ class Conversation:
 
     def _receive_proposal(self, body: bytes, message_id: str, epoch: int) -> Event:
         try:
-            bare = _native.rcs_parse_proposal(body)[4] in _BARE_PROPOSALS
-        except ParseError:
-            bare = False
-        if bare:
-            try:
-                sender_type, index, proposal_type, proposal_body, _aad, _epoch, credential = (
-                    _native.rcs_verify_proposal(self._group, body)
-                )
-            except RcsMlsError as exc:
-                raise _Reject(f"proposal: {type(exc).__name__}") from None
-            if proposal_type == profile.PROPOSAL_SELF_REMOVE and sender_type == _SENDER_MEMBER:
-                number = self._sender_number(credential) or ""
-                self._leave_requests[index] = number
-                return LeaveRequest(message_id, number or None, epoch, index)
-            if proposal_type == profile.PROPOSAL_SERVER_REMOVE and sender_type == _SENDER_EXTERNAL:
-                # The server (an external sender of the group) removes a leaf: committed,
-                # like a SelfRemove, as a Remove by value.
-                leaf = int.from_bytes(proposal_body, "big")
-                member = self._group.member(leaf)
-                if member is None:
-                    raise _Reject(f"ServerRemove of an empty leaf {leaf}")
-                self._leave_requests[leaf] = self._sender_number(member.credential) or ""
-                return LeaveRequest(message_id, None, epoch, leaf)
+            proposal_type = _native.rcs_parse_proposal(body)[4]
+        except ParseError as exc:
+            raise _Reject(f"malformed proposal: {exc}") from None
+        if proposal_type in _BARE_PROPOSALS:
+            return self._receive_bare_proposal(body, message_id)
+        if proposal_type != int(ProposalType.SELF_REMOVE):
+            # Nothing else is acted on, so nothing else enters OpenMLS's proposal store
+            # (where it would block sending until committed).
             raise _Reject(f"proposal 0x{proposal_type:04x} is not acted on")
         try:
             result = self._group.process_message(body)
         except RcsMlsError as exc:
-            raise _Reject(f"invalid proposal: {type(exc).__name__}") from None
-        if not isinstance(result, ProposalMessage):  # pragma: no cover - content type said so
-            raise _Reject("not a proposal")
-        if result.proposal_type == int(ProposalType.SELF_REMOVE):
-            sender_leaf = result.sender_leaf_index
-            member = None if sender_leaf is None else self._group.member(sender_leaf)
-            leaver = None if member is None else self._sender_number(member.credential)
-            if sender_leaf is None:
-                raise _Reject("a SelfRemove not sent by a member")
-            self._openmls_leaves[sender_leaf] = leaver or ""
-            return LeaveRequest(message_id, leaver, epoch, sender_leaf)
-        self._group.clear_pending_proposals()
-        raise _Reject(f"proposal 0x{result.proposal_type:04x} is not acted on")
+            raise _Reject(f"invalid proposal: {type(exc).__name__}: {exc}") from None
+        sender_leaf = result.sender_leaf_index if isinstance(result, ProposalMessage) else None
+        member = None if sender_leaf is None else self._group.member(sender_leaf)
+        if member is None:  # pragma: no cover - OpenMLS verified a member's proposal
+            self._group.clear_pending_proposals()
+            raise _Reject("a SelfRemove not sent by a member")
+        # OpenMLS verified it in the current epoch, from the member at that leaf.
+        request = _LeaveRequest(
+            self._number_of(member), member.signature_key, member.encryption_key, None, epoch
+        )
+        self._openmls_leaves[member.leaf_index] = request
+        return LeaveRequest(message_id, request.number, epoch, member.leaf_index)
+
+    def _receive_bare_proposal(self, body: bytes, message_id: str) -> Event:
+        """RCC.16's SelfRemove (0xF003) and ServerRemove (0xF004): verified in the epoch
+        they name, honoured only while the leaf holds the leaf node it held then."""
+        try:
+            verified = _native.rcs_verify_proposal(self._group, body)
+        except RcsMlsError as exc:
+            raise _Reject(f"proposal: {type(exc).__name__}: {exc}") from None
+        kind = (verified.proposal_type, verified.sender_type)
+        if kind == (profile.PROPOSAL_SELF_REMOVE, _SENDER_MEMBER):
+            leaf, by = verified.sender_index, "SelfRemove"
+            keys = (verified.signature_key, verified.encryption_key)
+        elif kind == (profile.PROPOSAL_SERVER_REMOVE, _SENDER_EXTERNAL):
+            # Verified in the current epoch only: the leaf it names is today's.
+            leaf, by = int.from_bytes(verified.body, "big"), "ServerRemove"
+            target = self._group.member(leaf)
+            if target is None:
+                raise _Reject(f"ServerRemove of an empty leaf {leaf}")
+            keys = (target.signature_key, target.encryption_key)
+        else:
+            raise _Reject(f"proposal 0x{verified.proposal_type:04x} is not acted on")
+        current = self._group.member(leaf)
+        try:
+            MembershipPolicy.check_leave(
+                current, leaf, signature_key=keys[0], encryption_key=keys[1]
+            )
+        except MembershipError as exc:
+            raise _Reject(f"{by}: {exc}") from None
+        assert current is not None
+        number = self._number_of(current)
+        self._leave_requests[leaf] = _LeaveRequest(number, *keys, bytes(body), verified.epoch)
+        sender = number if by == "SelfRemove" else None
+        return LeaveRequest(message_id, sender, verified.epoch, leaf)
+
+    def _number_of(self, member: Member) -> str:
+        """A member's participant; members passed the policy when they entered, so a
+        credential that does not map (possible only in a group made without it) gets a
+        placeholder instead of breaking the conversation."""
+        number = self._sender_number(member.credential)
+        return number if number is not None else f"<leaf {member.leaf_index}: no tel: URI>"
 
     def _leaves(self) -> dict[int, str]:
         """The leaf index of every member, to its participant."""
-        return {m.leaf_index: _participant_of(m.credential) for m in self._group.members()}
+        return {m.leaf_index: self._number_of(m) for m in self._group.members()}
 
     def _receive_commit(self, body: bytes, message_id: str) -> Event:
         before = self._leaves()
-        was_ended = self.ended
         try:
-            staged = self._group.process_message(body)
+            staged = _native.rcs_process_message(
+                self._group, body, proposals=self._current_leave_proposals()
+            )
         except RcsMlsError as exc:
             raise _Reject(
-                f"invalid commit: {type(exc).__name__}",
+                f"invalid commit: {type(exc).__name__}: {exc}",
                 failure=MlsClientFailureReason.INVALID_COMMIT,
             ) from None
         if not isinstance(staged, StagedCommit):  # pragma: no cover - content type said so
             raise _Reject("not a commit")
+        # The one membership check, before the merge: a refused commit leaves the group
+        # in its epoch.
         try:
-            for member in staged.added:
-                self._validate(member.credential)
-        except (CredentialError, RcsMlsError):
+            review = self._policy.review_commit(
+                staged, before, self._group.extensions, one_to_one=self._is_uuid_group()
+            )
+        except CredentialError as exc:
             raise _Reject(
-                "a commit adds a member whose credential does not validate",
+                f"membership: invalid credential: {exc}",
                 failure=MlsClientFailureReason.INVALID_CREDENTIAL,
             ) from None
-        # Refused before merging, so the group stays as it was.
-        if _era_of(staged.group_context_extensions) != self.era:
-            raise _Reject("a commit changed the era (an era advance is a new group)")
+        except MembershipError as exc:
+            raise _Reject(
+                f"membership: {exc}", failure=MlsClientFailureReason.INVALID_COMMIT
+            ) from None
+        extensions_before = self._group.extensions
         self._group.merge_staged_commit(staged)
         self._remember_epoch()
-        sender_leaf = staged.sender_leaf_index
-        committer = None if sender_leaf is None else before.get(sender_leaf)
+        committer = review.committer
+        self._note_metadata_commits(extensions_before, committer)
         # Removed leaves: by Remove proposals (a leaf may be refilled by an add of the same
         # commit) and by OpenMLS's SelfRemove (not a Remove proposal) alike.
         if self._group.is_active:
@@ -1479,16 +1940,25 @@ class Conversation:
         for leaf in gone:
             self._leave_requests.pop(leaf, None)
             self._openmls_leaves.pop(leaf, None)
-        added = tuple(sorted({_participant_of(m.credential) for m in staged.added}))
+        self._drop_stale_leaves()
+        joined = () if review.joiner is None else (review.joiner,)
+        added = tuple(sorted(set(review.added) | (set(joined) - set(before.values()))))
         removed = tuple(sorted({before[leaf] for leaf in gone} - set(after.values())))
         if staged.self_removed or not self._group.is_active:
             return MembershipChange(
                 message_id, committer, staged.epoch, added, removed or (self._own_number,), True
             )
+        if review.joiner is not None:
+            return ExternalJoin(
+                message_id, committer, self.epoch, added, removed, False, review.replaced
+            )
         if added or gone:
             return MembershipChange(message_id, committer, self.epoch, added, removed)
-        if self.ended and not was_ended:
+        if review.ended:
             return ConversationEnded(message_id, committer, self.epoch)
+        flag = profile.EXT_METADATA_KEYS_REQUESTED
+        if flag in dict(self._group.extensions) and flag not in dict(extensions_before):
+            return MetadataKeysRequested(message_id, committer, self.epoch)
         return CommitApplied(message_id, committer, self.epoch)
 
 
@@ -1558,6 +2028,77 @@ def _private_message_aad(body: bytes) -> bytes:
     offset += length + 8 + 1  # epoch, content_type
     length, offset = decode_varint(body, offset)
     return body[offset : offset + length]
+
+
+def _resend_component(original_message_id: str) -> bytes:
+    """[guess] The AAD resend component after its tag: ``opaque original_message_id<V>``
+    (RCC16.md §5 gives only its absent form, a single 0x00).
+
+    Raises:
+        InvalidArgumentError: not a printable-ASCII message id.
+    """
+    try:
+        raw = original_message_id.encode("ascii")
+    except (UnicodeEncodeError, AttributeError):
+        raise InvalidArgumentError("a message id is printable ASCII") from None
+    if not raw or not raw.isascii() or not raw.decode().isprintable():
+        raise InvalidArgumentError("a message id is printable ASCII")
+    return _opaque(raw)
+
+
+def _sender_type(body: bytes) -> int | None:
+    """The sender type of a PublicMessage (RFC 9420 §6: version, wire format, group_id<V>,
+    epoch, then the sender), or None if truncated."""
+    try:
+        length, offset = decode_varint(body, 4)
+    except ParseError:
+        return None
+    at = offset + length + 8
+    return body[at] if at < len(body) else None
+
+
+def _group_info_context(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
+    """The group id and GroupContext extensions of a GroupInfo MLSMessage (RFC 9420
+    §12.4.3: version, wire format 4, then the GroupContext: version, cipher suite,
+    group_id<V>, epoch, tree_hash<V>, confirmed_transcript_hash<V>, extensions<V>).
+
+    Raises:
+        ParseError: not a GroupInfo.
+    """
+    if len(data) < 8 or data[:4] != b"\x00\x01\x00\x04":
+        raise ParseError("not a GroupInfo")
+    length, offset = decode_varint(data, 8)
+    group_id = data[offset : offset + length]
+    offset += length + 8
+    for _hash in range(2):
+        length, offset = decode_varint(data, offset)
+        offset += length
+    length, offset = decode_varint(data, offset)
+    end = offset + length
+    if end > len(data):
+        raise ParseError("a truncated GroupInfo")
+    extensions = []
+    while offset < end:
+        if offset + 2 > end:
+            raise ParseError("a truncated GroupInfo extension")
+        ext_type = int.from_bytes(data[offset : offset + 2], "big")
+        length, offset = decode_varint(data, offset + 2)
+        if offset + length > end:
+            raise ParseError("a truncated GroupInfo extension")
+        extensions.append((ext_type, data[offset : offset + length]))
+        offset += length
+    return group_id, extensions
+
+
+def _wire_format(body: bytes) -> int | None:
+    try:
+        return _native.rcs_message_info(body)[0]
+    except ParseError:
+        return None
+
+
+def _looks_like_xml(body: bytes) -> bool:
+    return body.lstrip()[:1] == b"<"
 
 
 def _file_key(metadata: FileMetadata) -> filecrypt.FileKey:

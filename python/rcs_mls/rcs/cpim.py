@@ -20,7 +20,12 @@ What this module checks, after RFC 3862 §3:
   hold ``[Formal-name] <URI>``; ``DateTime`` is an RFC 3339 date-time;
 - lines end in CRLF; bare CR or LF and header folding are refused;
 - the encapsulated ``Content-Length`` (RFC 2045 headers, case-insensitive names), when
-  present, is exactly the number of bytes that follow the blank line.
+  present, is exactly the number of bytes that follow the blank line;
+- the input stays within the parser limits: at most :data:`MAX_CPIM_HEADERS` headers in
+  each header block, header lines of at most :data:`MAX_CPIM_LINE_LENGTH` bytes and a body
+  of at most :data:`MAX_CPIM_BODY_SIZE` bytes. They are checked while the input is read,
+  before any header object is built, so hostile input fails fast (RFC 3862 sets no
+  limits; these are generous for real traffic).
 
 ``CpimMessage.to_bytes`` always writes ``Content-Length`` (after ``Content-Type``),
 computed from the body. Headers keep their order through a round trip.
@@ -31,6 +36,8 @@ shared by the other RCS formats (IMDN, isComposing, File Transfer over HTTP).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import re
 from collections.abc import Iterable
@@ -53,6 +60,10 @@ __all__ = [
     "HEADER_MLS_EPOCH_AUTHENTICATOR",
     "HEADER_MLS_ERA_ID",
     "HEADER_MLS_ORIGINAL_MESSAGE_ID",
+    "MAX_BASE64_HEADER_LENGTH",
+    "MAX_CPIM_BODY_SIZE",
+    "MAX_CPIM_HEADERS",
+    "MAX_CPIM_LINE_LENGTH",
     "NS_IMDN",
     "NS_MLS",
     "CpimAddress",
@@ -96,6 +107,35 @@ HEADER_MLS_EPOCH_AUTHENTICATOR = "mls.Epoch-Authenticator"
 HEADER_MLS_ORIGINAL_MESSAGE_ID = "mls.Original-Message-ID"
 #: Base64 of the ``rcs_signature`` PublicMessage that signs a receipt (RCC.16 §7.6.2).
 HEADER_MLS_DERIVED_CONTENT_SIGNATURE = "mls.MLS-Derived-Content-Signature"
+
+# --- parser limits ---------------------------------------------------------------------------
+# RFC 3862 bounds nothing. Without limits, 200,000 one-line headers (1.2 MB) cost seconds
+# of parsing; with them, hostile input is refused after reading at most one header block's
+# worth of lines, before any header object is built.
+
+#: The most header lines accepted in one header block: the CPIM message headers, and
+#: separately the MIME headers of the encapsulated entity (and of the SecretPayload entity,
+#: read by :func:`read_mime_headers` as well). An RCS message has about a dozen (From, To,
+#: DateTime, NS, ``imdn.*``, ``mls.*``); 1000 leaves room for any extension.
+MAX_CPIM_HEADERS = 1000
+#: The longest header line accepted, in bytes, without its CRLF. The longest line this
+#: package writes is ``mls.MLS-Derived-Content-Signature``, the base64 of a signed
+#: PublicMessage (under 1 KiB); URIs and display names are far shorter. 16 KiB.
+MAX_CPIM_LINE_LENGTH = 16 * 1024
+#: The largest encapsulated body accepted, in bytes. The body is one MLS message (or an
+#: encrypted group icon); the largest are the Welcome and the add commit of a large group,
+#: about 30 to 40 KB per 100 members in this package's benchmarks, so about 2 MB for 5000
+#: members. 32 MiB is more than ten times that.
+MAX_CPIM_BODY_SIZE = 32 * 1024 * 1024
+#: The longest base64 header value :meth:`CpimMessage.header_base64` decodes, in
+#: characters: ``mls.Epoch-Authenticator`` is 44, ``mls.MLS-Derived-Content-Signature``
+#: (a signed PublicMessage) well under 1 KiB. 8 KiB, checked before decoding.
+MAX_BASE64_HEADER_LENGTH = 8 * 1024
+
+# The most bytes two header blocks at their limits can take: with the body limit, the
+# largest input worth reading at all.
+_MAX_HEADER_BLOCK = MAX_CPIM_HEADERS * (MAX_CPIM_LINE_LENGTH + 2) + 2
+_MAX_CPIM_SIZE = 2 * _MAX_HEADER_BLOCK + MAX_CPIM_BODY_SIZE
 
 _CRLF = b"\r\n"
 
@@ -333,16 +373,27 @@ class MimeHeader:
 
 
 def _read_header_lines(data: bytes, offset: int, error: type[ParseError]) -> tuple[list[str], int]:
-    """Read CRLF-terminated UTF-8 lines up to an empty line; return them and the offset past it."""
+    """Read CRLF-terminated UTF-8 lines up to an empty line; return them and the offset past it.
+
+    At most :data:`MAX_CPIM_HEADERS` lines of at most :data:`MAX_CPIM_LINE_LENGTH` bytes:
+    the search for a line's end never looks further than the limit, and the count is
+    checked before a line is decoded.
+    """
     lines: list[str] = []
     while True:
-        end = data.find(_CRLF, offset)
+        end = data.find(_CRLF, offset, offset + MAX_CPIM_LINE_LENGTH + 2)
         if end < 0:
+            if len(data) - offset > MAX_CPIM_LINE_LENGTH:
+                raise error(
+                    f"header line longer than {MAX_CPIM_LINE_LENGTH} bytes (MAX_CPIM_LINE_LENGTH)"
+                )
             raise error("header block not terminated by an empty line")
         raw = data[offset:end]
         offset = end + 2
         if not raw:
             return lines, offset
+        if len(lines) == MAX_CPIM_HEADERS:
+            raise error(f"more than {MAX_CPIM_HEADERS} header lines in a block (MAX_CPIM_HEADERS)")
         if b"\r" in raw or b"\n" in raw:
             raise error("bare CR or LF in a header line")
         try:
@@ -360,7 +411,9 @@ def read_mime_headers(
 
     Raises:
         error: (the given ParseError subclass) the block is not terminated, a line is not
-            UTF-8, contains a bare CR or LF, is folded, or is not ``Name: value``.
+            UTF-8, contains a bare CR or LF, is folded, or is not ``Name: value``, or the
+            block has more than :data:`MAX_CPIM_HEADERS` lines or a line longer than
+            :data:`MAX_CPIM_LINE_LENGTH` bytes.
     """
     lines, offset = _read_header_lines(data, offset, error)
     return tuple(MimeHeader._decode(line, error) for line in lines), offset
@@ -506,6 +559,48 @@ class CpimMessage:
             raise CpimParseError(f"header {name} appears {len(found)} times")
         return found[0].value if found else None
 
+    def header_base64(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        max_length: int = MAX_BASE64_HEADER_LENGTH,
+    ) -> bytes | None:
+        """The value of header ``name`` (matched as in :meth:`header`) decoded from standard
+        base64 (RFC 4648 §4, padded, nothing outside the alphabet), or None if absent.
+
+        The length is checked before anything is decoded: ``max_length`` characters at most
+        (:data:`MAX_BASE64_HEADER_LENGTH` unless given; a caller that knows the exact size,
+        such as the 44 characters of ``mls.Epoch-Authenticator``, can pass it).
+
+        Raises:
+            CpimParseError: the header appears more than once, is longer than
+                ``max_length`` characters, or is not standard base64.
+            InvalidArgumentError: ``max_length`` is not a positive int.
+        """
+        if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
+            raise InvalidArgumentError(f"max_length must be a positive int, not {max_length!r}")
+        value = self.header(name, namespace)
+        if value is None:
+            return None
+        if len(value) > max_length:
+            limit = (
+                "MAX_BASE64_HEADER_LENGTH"
+                if max_length == MAX_BASE64_HEADER_LENGTH
+                else "max_length"
+            )
+            raise CpimParseError(
+                f"header {name[:60]}: {len(value)} base64 characters, more than {max_length}"
+                f" ({limit})"
+            )
+        try:
+            # validate=True refuses characters outside the alphabet, but not stray padding.
+            if len(value) % 4:
+                raise binascii.Error("length not a multiple of 4")
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise CpimParseError(f"header {name[:60]} is not base64") from exc
+
     def content_header(self, name: str) -> str | None:
         """The first encapsulated MIME header ``name`` (case-insensitive), or None."""
         lowered = name.lower()
@@ -559,14 +654,26 @@ class CpimMessage:
 
         Raises:
             CpimParseError: ``data`` is not bytes or is not a valid CPIM message (see the
-                module docstring), or its ``Content-Length`` disagrees with the body.
+                module docstring), its ``Content-Length`` disagrees with the body, or it
+                is past a parser limit (:data:`MAX_CPIM_HEADERS`,
+                :data:`MAX_CPIM_LINE_LENGTH`, :data:`MAX_CPIM_BODY_SIZE`).
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise CpimParseError("CPIM data must be bytes")
+        size = data.nbytes if isinstance(data, memoryview) else len(data)
+        if size > _MAX_CPIM_SIZE:
+            raise CpimParseError(
+                f"{size} bytes: a body over MAX_CPIM_BODY_SIZE ({MAX_CPIM_BODY_SIZE} bytes)"
+            )
         data = bytes(data)
         lines, offset = _read_header_lines(data, 0, CpimParseError)
         headers = tuple(CpimHeader._decode(line) for line in lines)
         content, offset = read_mime_headers(data, offset, CpimParseError)
+        if len(data) - offset > MAX_CPIM_BODY_SIZE:
+            raise CpimParseError(
+                f"body of {len(data) - offset} bytes, more than {MAX_CPIM_BODY_SIZE}"
+                " (MAX_CPIM_BODY_SIZE)"
+            )
         body = data[offset:]
         lengths = [h for h in content if h.name.lower() == "content-length"]
         if len(lengths) > 1:

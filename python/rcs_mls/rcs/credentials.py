@@ -68,6 +68,8 @@ __all__ = [
     "RcsIdentity",
     "TestCertificateAuthority",
     "generate_signature_key_pair",
+    "leaf_identity",
+    "load_trust_anchors",
     "map_members_to_phone_numbers",
     "normalize_phone_number",
     "phone_number_of",
@@ -231,9 +233,14 @@ def _load_chain(chain: Sequence[bytes]) -> tuple[tuple[bytes, ...], list[x509.Ce
     return ders, certificates
 
 
-def _load_trust_anchors(
+def load_trust_anchors(
     trust_anchors: Sequence[bytes | x509.Certificate],
 ) -> list[x509.Certificate]:
+    """Parse trust anchors (DER or parsed certificates).
+
+    Raises:
+        InvalidArgumentError: not a sequence of certificates, or none.
+    """
     if not isinstance(trust_anchors, Sequence) or isinstance(
         trust_anchors, (bytes, bytearray, memoryview, str)
     ):
@@ -460,6 +467,28 @@ def _check_leaf_eku_value(eku: x509.ExtendedKeyUsage) -> None:
         )
 
 
+def leaf_identity(chain: Sequence[bytes]) -> RcsIdentity:
+    """The identity the leaf of ``chain`` claims, after the RCC.16 leaf profile checks
+    (P-256 key, id-kp-rcsMlsClient, exactly one ``tel:`` URI) but **without** validating
+    the chain to a trust anchor or the leaf's dates: what :func:`validate_chain` returns
+    when a caller has chosen not to validate.
+
+    Raises:
+        CredentialError: the chain is malformed or its leaf fails the profile.
+        InvalidArgumentError: ``chain`` is not a sequence of bytes.
+    """
+    ders, certificates = _load_chain(chain)
+    leaf = certificates[0]
+    _check_leaf_profile(leaf)
+    return RcsIdentity(
+        phone_number=_phone_number_of_leaf(leaf),
+        leaf_public_key=_p256_point(leaf.public_key()),
+        not_valid_before=leaf.not_valid_before_utc,
+        not_valid_after=leaf.not_valid_after_utc,
+        chain=ders,
+    )
+
+
 def validate_chain(
     chain: Sequence[bytes],
     trust_anchors: Sequence[bytes | x509.Certificate],
@@ -499,7 +528,7 @@ def validate_chain(
         None if expected_phone_number is None else normalize_phone_number(expected_phone_number)
     )
     moment = _utc(datetime.now(UTC) if now is None else now)
-    anchors = _load_trust_anchors(trust_anchors)
+    anchors = load_trust_anchors(trust_anchors)
     ders, certificates = _load_chain(chain)
     leaf = certificates[0]
 

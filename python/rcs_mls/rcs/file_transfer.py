@@ -33,7 +33,8 @@ Parsing is strict: one ``file-info`` of type ``file`` and at most one of type
 ``thumbnail``; in each, ``file-size``, ``content-type`` and ``data`` with a ``url``
 required, nothing repeated or unknown in the fthttp namespace; ``until`` RFC 3339.
 Other namespaces are skipped (extensions, e.g. vendor encryption data). The XML is read
-as in :mod:`rcs_mls.rcs.imdn` (no DOCTYPE, no entities, UTF-8 only).
+as in :mod:`rcs_mls.rcs.imdn` (at most :data:`MAX_XML_DOCUMENT_SIZE` bytes, no DOCTYPE, no
+entities, UTF-8 only).
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from rcs_mls.exceptions import FileTransferParseError, InvalidArgumentError
-from rcs_mls.rcs.cpim import format_datetime, parse_datetime
-from rcs_mls.rcs.imdn import (
+from rcs_mls.rcs._xml import (
     _XML_DECLARATION,
+    MAX_XML_DOCUMENT_SIZE,
     _blank,
     _check_xml_text,
     _children,
@@ -60,10 +61,12 @@ from rcs_mls.rcs.imdn import (
     _text,
     _unique,
 )
+from rcs_mls.rcs.cpim import format_datetime, parse_datetime
 
 __all__ = [
     "CONTENT_TYPE_FT_HTTP",
     "ENCRYPTED_FILE_NAME",
+    "MAX_XML_DOCUMENT_SIZE",
     "MLS_FILE_ELEMENT",
     "NS_FTHTTP",
     "NS_RRAM",
@@ -255,9 +258,10 @@ class FileTransferDescriptor:
         """Decode a File Transfer over HTTP descriptor.
 
         Raises:
-            FileTransferParseError: not UTF-8 XML, a DOCTYPE or entity declaration, or not
-                the structure described in the module docstring (including bad base64 in
-                ``<mls-file>`` or an MLS file not named :data:`ENCRYPTED_FILE_NAME`).
+            FileTransferParseError: over :data:`MAX_XML_DOCUMENT_SIZE` bytes, not UTF-8 XML,
+                a DOCTYPE or entity declaration, or not the structure described in the
+                module docstring (including bad base64 in ``<mls-file>`` or an MLS file not
+                named :data:`ENCRYPTED_FILE_NAME`).
         """
         error = FileTransferParseError
         root = _parse_xml(data, error, f"{{{NS_FTHTTP}}}file")

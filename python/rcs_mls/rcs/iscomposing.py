@@ -11,7 +11,8 @@ Parsing follows the schema of RFC 3994 §5: a root ``isComposing`` in the namesp
 ``urn:ietf:params:xml:ns:im-iscomposing``, ``state`` required and exactly ``active`` or
 ``idle``, the other elements optional, none repeated or unknown, ``refresh`` a positive
 integer. Elements in other namespaces are extension points and are skipped. The XML is
-read as in :mod:`rcs_mls.rcs.imdn` (no DOCTYPE, no entities, UTF-8 only).
+read as in :mod:`rcs_mls.rcs.imdn` (at most :data:`MAX_XML_DOCUMENT_SIZE` bytes, no DOCTYPE, no
+entities, UTF-8 only).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import re
 from dataclasses import dataclass
 
 from rcs_mls.exceptions import InvalidArgumentError, IsComposingParseError
-from rcs_mls.rcs.cpim import format_datetime, parse_datetime
-from rcs_mls.rcs.imdn import (
+from rcs_mls.rcs._xml import (
     _XML_DECLARATION,
+    MAX_XML_DOCUMENT_SIZE,
     _check_xml_text,
     _children,
     _escape_text,
@@ -32,10 +33,12 @@ from rcs_mls.rcs.imdn import (
     _text,
     _unique,
 )
+from rcs_mls.rcs.cpim import format_datetime, parse_datetime
 
 __all__ = [
     "CONTENT_TYPE_ISCOMPOSING",
     "MAX_REFRESH",
+    "MAX_XML_DOCUMENT_SIZE",
     "NS_ISCOMPOSING",
     "ComposingState",
     "IsComposing",
@@ -111,8 +114,9 @@ class IsComposing:
         """Decode an ``application/im-iscomposing+xml`` document.
 
         Raises:
-            IsComposingParseError: not UTF-8 XML, a DOCTYPE or entity declaration, or not
-                the RFC 3994 §5 structure described in the module docstring.
+            IsComposingParseError: over :data:`MAX_XML_DOCUMENT_SIZE` bytes, not UTF-8 XML,
+                a DOCTYPE or entity declaration, or not the RFC 3994 §5 structure described
+                in the module docstring.
         """
         error = IsComposingParseError
         root = _parse_xml(data, error, _ROOT)

@@ -228,7 +228,10 @@ class SecretPayload:
             PayloadParseError: ``data`` is not bytes, the version or payload type is not 1,
                 the length disagrees with the data, or the MIME entity is malformed (no
                 leading CRLF, no Content-Type, a repeated Content-Type, Content-Disposition
-                or Content-Length, or a Content-Length that is not the body's length).
+                or Content-Length, a Content-Length that is not the body's length, or more
+                header lines or a longer one than the CPIM limits allow:
+                :data:`~rcs_mls.rcs.cpim.MAX_CPIM_HEADERS`,
+                :data:`~rcs_mls.rcs.cpim.MAX_CPIM_LINE_LENGTH`).
         """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise PayloadParseError("SecretPayload data must be bytes")
