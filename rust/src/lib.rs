@@ -2,6 +2,7 @@
 //! This is the only `#[pymodule]`; every native export is registered here.
 
 mod client;
+mod conversation_store;
 mod credentials;
 mod error;
 mod filecrypt;
@@ -39,5 +40,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     filecrypt::register(m)?;
     interop::register(m)?;
     rcs_gaps::register(m)?;
+    conversation_store::register(m)?;
     Ok(())
 }
