@@ -6,6 +6,7 @@ mod credentials;
 mod error;
 mod filecrypt;
 mod group;
+mod inspect;
 mod interop;
 mod key_packages;
 mod provider;
@@ -38,5 +39,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     filecrypt::register(m)?;
     interop::register(m)?;
     rcs_gaps::register(m)?;
+    inspect::register(m)?;
     Ok(())
 }
