@@ -47,4 +47,3 @@ __all__ = [
     "render_json",
     "render_text",
 ]
-

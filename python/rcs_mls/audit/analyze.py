@@ -254,7 +254,9 @@ class ConversationReport:
         clear = self.clear_content
         status = self.status
         codes = Counter(a.code for a in self.anomalies)
-        listed = ", ".join(f"{code} x{count}" if count > 1 else code for code, count in codes.items())
+        listed = ", ".join(
+            f"{code} x{count}" if count > 1 else code for code, count in codes.items()
+        )
         if status == "NOT-E2EE":
             if not self.uses_mls:
                 return f"NOT E2EE: no MLS traffic; {n} objects rely on transport security only"
@@ -478,9 +480,7 @@ class ConversationReport:
             if gid not in self.group_ids:
                 self.group_ids.append(gid)
                 if len(self.group_ids) > 1:
-                    self._flag(
-                        obj, "group_id_changed", "warning", f"a second MLS group id: {gid}"
-                    )
+                    self._flag(obj, "group_id_changed", "warning", f"a second MLS group id: {gid}")
         obj.epoch = info.epoch
         if wire == _WIRE_WELCOME:
             obj.kind, obj.protection = "control", "encrypted"
@@ -665,7 +665,9 @@ class ConversationReport:
                 leaf += 1
             self._leaves[leaf] = who
 
-    def _read_extensions(self, obj: ObjectView, extensions: list[tuple[int, bytes]], epoch: int) -> None:
+    def _read_extensions(
+        self, obj: ObjectView, extensions: list[tuple[int, bytes]], epoch: int
+    ) -> None:
         types = dict(extensions)
         if profile.EXT_END_MLS in types and self.ended_at_epoch is None:
             self.ended_at_epoch = epoch

@@ -32,7 +32,9 @@ def _mls_lines(c: ConversationReport) -> list[str]:
     if c.rejected_commits:
         commits += f" ({c.rejected_commits} rejected)"
     welcomes = (
-        ", ".join(f"{s} B to {r}" for s, r in zip(c.welcome_sizes, c.welcome_recipients))
+        ", ".join(
+            f"{s} B to {r}" for s, r in zip(c.welcome_sizes, c.welcome_recipients, strict=True)
+        )
         or "-"
     )
     handshakes = ", ".join(f"{k} {v}" for k, v in sorted(c.handshakes.items())) or "-"
@@ -158,7 +160,8 @@ def _conversation_html(c: ConversationReport) -> str:
     esc = html.escape
     counts = c.counts()
     rows = "".join(
-        f"<tr><td>{esc(kind)}</td>" + "".join(f"<td>{counts[kind][p]}</td>" for p in PROTECTIONS)
+        f"<tr><td>{esc(kind)}</td>"
+        + "".join(f"<td>{counts[kind][p]}</td>" for p in PROTECTIONS)
         + "</tr>"
         for kind in KINDS
         if any(counts[kind].values())

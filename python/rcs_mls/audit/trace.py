@@ -177,7 +177,9 @@ def _read_lines(
         progress(total, total)
 
 
-def _conversation_of_file(root: Path, path: Path, data: bytes) -> tuple[str, str, dt.datetime | None]:
+def _conversation_of_file(
+    root: Path, path: Path, data: bytes
+) -> tuple[str, str, dt.datetime | None]:
     """The conversation (the MLS group id, else the subdirectory), sender and time."""
     message = CpimMessage.from_bytes(data)
     group: str | None = None
