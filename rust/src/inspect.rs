@@ -183,7 +183,8 @@ fn leaf_credential(data: &[u8]) -> Result<Vec<u8>> {
     r.vl()?;
     r.vl()?;
     let mut rest = r.rest();
-    let credential = Credential::tls_deserialize(&mut rest).map_err(parse_err("leaf credential"))?;
+    let credential =
+        Credential::tls_deserialize(&mut rest).map_err(parse_err("leaf credential"))?;
     credential_bytes(&credential)
 }
 
@@ -586,7 +587,9 @@ mod tests {
     #[test]
     fn hostile_bytes_never_panic() {
         let seeds: [&[u8]; 4] = [
-            &[0, 1, 0, 1, 2, b'g', b'1', 0, 0, 0, 0, 0, 0, 0, 3, 1, 0, 0, 0, 1, 0, 3, 4, 1, 0, 1],
+            &[
+                0, 1, 0, 1, 2, b'g', b'1', 0, 0, 0, 0, 0, 0, 0, 3, 1, 0, 0, 0, 1, 0, 3, 4, 1, 0, 1,
+            ],
             &[0, 1, 0, 2, 0xff],
             &[0, 1, 0, 3, 0, 2, 0x7f],
             &[0, 1, 0, 4, 0, 1],

@@ -9,8 +9,10 @@ import datetime as dt
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -541,10 +543,34 @@ def test_the_cli_outputs(
     assert page.count("<svg") >= 2
     for external in ("<script", "src=", "href=", "url(", "@import"):
         assert external not in page
+    for svg in re.findall(r"<svg.*?</svg>", page, flags=re.S):
+        ElementTree.fromstring(svg)  # each timeline is well-formed SVG
+    assert page.count('class="verdict"') == 2
     report = audit_path(demo_trace)
     assert render_html(report) == render_html(report)
     assert render_text(report).count("verdict:") == 2
     assert json.loads(render_json(report)) == report.to_json()
+
+
+def test_the_readme_shows_the_real_output(
+    demo_trace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Auditing server traffic", 1)[1].split("\n## ", 1)[0]
+    assert "python -m rcs_mls demo --trace demo.jsonl" in section
+    assert "python -m rcs_mls audit demo.jsonl" in section
+    excerpt = re.findall(r"```text\n(.*?)```", section, flags=re.S)[0]
+    main(["audit", str(demo_trace)])
+    real = capsys.readouterr().out.replace(demo_trace.name, "demo.jsonl")
+    uuid = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+    # Every line of the excerpt is printed for the demo's trace (the 1:1 id is random,
+    # the Welcome sizes vary by a few bytes with the certificates).
+    sizes = re.compile(r"\d+ B \(")
+    normalise = lambda text: sizes.sub("N B (", uuid.sub("UUID", text))  # noqa: E731
+    lines = set(normalise(real).splitlines())
+    for line in normalise(excerpt).splitlines():
+        if not line.startswith("HTML report"):
+            assert line in lines, line
 
 
 def test_progress_on_stderr(demo_trace: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -68,9 +68,7 @@ def _progress_printer(stream: IO[str], path: str, mode: str) -> Callable[[int, i
     return show
 
 
-def run(
-    args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None
-) -> int:
+def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     """Run the audit (output to ``out`` and ``err``, stdout and stderr by default); exit
     status 0 when every conversation is E2EE without anomaly, 1 when a conversation is not
     (or has anomalies), 2 when the trace cannot be read."""

@@ -31,17 +31,13 @@ def _mls_lines(c: ConversationReport) -> list[str]:
     commits = " ".join(f"{e}:{n}" for e, n in sorted(c.commits_per_epoch.items())) or "-"
     if c.rejected_commits:
         commits += f" ({c.rejected_commits} rejected)"
-    welcomes = (
-        ", ".join(
-            f"{s} B to {r}" for s, r in zip(c.welcome_sizes, c.welcome_recipients, strict=True)
-        )
-        or "-"
-    )
+    pairs = zip(c.welcome_sizes, c.welcome_recipients, strict=True)
+    welcomes = ", ".join(f"{s} B ({r} new member{'' if r == 1 else 's'})" for s, r in pairs) or "-"
     handshakes = ", ".join(f"{k} {v}" for k, v in sorted(c.handshakes.items())) or "-"
     lines = [
         f"MLS group {groups}; era {eras}; epochs {epochs}",
-        f"commits per epoch {commits}",
-        f"Welcomes {welcomes}",
+        f"commits per epoch: {commits}",
+        f"Welcomes: {welcomes}",
         f"PublicMessage handshakes: {handshakes}",
     ]
     if c.participants:
