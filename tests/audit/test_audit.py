@@ -324,6 +324,44 @@ def test_a_leaf_that_was_never_added(tnet: TraceNet) -> None:
     assert "leaf 7" in c.anomalies[0].message
 
 
+def test_a_group_info_with_a_leaf_nobody_added(
+    tnet: TraceNet, ca: TestCertificateAuthority
+) -> None:
+    """The server never saw Dave's external commit, but the GroupInfo it is handed has
+    his leaf."""
+    _alice, _bob, conv, _bob_conv = _group(tnet)
+    keys, chain = device_keys(ca, DAVE)
+    joiner = raw_client(Credential.x509(chain), keys)
+    group_info = tnet.relay.group_info("grp")
+    assert group_info is not None
+    joined, _result = joiner.join_by_external_commit(group_info, config=Conversation.group_config())
+    tnet.inject("grp", server_cpim(conv, joined.export_group_info(), "message/mls-rcs-server"))
+    c = _one(tnet.audit(), "grp")
+    assert _codes(c) == ["leaf_without_add"]
+    assert "tree has 3 leaves; Adds and joins account for 2" in c.anomalies[0].message
+
+
+def test_a_new_era_restarts_the_epochs_and_an_old_one_is_flagged(
+    tnet: TraceNet, ca: TestCertificateAuthority
+) -> None:
+    alice, _bob, conv, _bob_conv = _group(tnet)
+    alice.send(conv, conv.send_text("era 1"))
+    # The group is re-created under the same group id, in era 2 (RCC.16 §2).
+    keys, chain = device_keys(ca, ALICE)
+    again = raw_client(Credential.x509(chain), keys)
+    group = again.create_group(Conversation.group_config(), group_id=b"grp")
+    result = group.add_members([tnet.dev("bob2", BOB).kp()])
+    tnet.inject("grp", forge_cpim(result.commit, era=2, authenticator=group.epoch_authenticator))
+    c = _one(tnet.audit(tnet.lines()), "grp")
+    assert c.anomalies == []
+    assert c.eras == [1, 2]
+    assert c.commits_per_epoch == {0: 2}
+    # A message of era 1 after era 2 began.
+    stale = forge_cpim(result.commit, era=1, authenticator=group.epoch_authenticator)
+    lines = [*tnet.path.read_text().splitlines(), _line("grp", stale)]
+    assert "era_went_back" in _codes(_one(tnet.audit(lines), "grp"))
+
+
 def test_receipts_and_typing_in_the_clear(tnet: TraceNet) -> None:
     alice, bob, conv, _bob_conv = _group(tnet)
     sent = conv.send_text("hi")

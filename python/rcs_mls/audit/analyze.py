@@ -560,12 +560,13 @@ class ConversationReport:
     def _see_epoch(self, obj: ObjectView, epoch: int) -> None:
         if self.first_epoch is None:
             self.first_epoch = epoch
-            # The tree is known when the trace starts at the group's creation.
-            self._leaves = {} if epoch == 0 else None
         if self.last_epoch is None or epoch > self.last_epoch:
             self.last_epoch = epoch
         if self._expected is None:
+            # The first message of the group (or of a new era): the tree is known when
+            # the trace starts at the group's creation.
             self._expected = epoch
+            self._leaves = {} if epoch == 0 else None
         elif epoch > self._expected:
             missing = (
                 f"epoch {self._expected}"
