@@ -604,7 +604,10 @@ def test_the_readme_shows_the_real_output(
     # Every line of the excerpt is printed for the demo's trace (the 1:1 id is random,
     # the Welcome sizes vary by a few bytes with the certificates).
     sizes = re.compile(r"\d+ B \(")
-    normalise = lambda text: sizes.sub("N B (", uuid.sub("UUID", text))  # noqa: E731
+
+    def normalise(text: str) -> str:
+        return sizes.sub("N B (", uuid.sub("UUID", text))
+
     lines = set(normalise(real).splitlines())
     for line in normalise(excerpt).splitlines():
         if not line.startswith("HTML report"):
