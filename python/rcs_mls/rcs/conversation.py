@@ -98,6 +98,7 @@ from rcs_mls.rcs.cpim import (
     CONTENT_TYPE_MLS,
     CONTENT_TYPE_MLS_FT,
     CONTENT_TYPE_MLS_RCS_CLIENT,
+    CONTENT_TYPE_MLS_RCS_SERVER,
     HEADER_IMDN_DISPOSITION_NOTIFICATION,
     HEADER_IMDN_MESSAGE_ID,
     HEADER_MLS_DERIVED_CONTENT_SIGNATURE,
@@ -427,42 +428,37 @@ class Rejected(Event):
     """A message that failed a check and was not delivered.
 
     ``reason`` says which check; ``failure`` the RCC.16 client failure reason, if one
-    applies. ``response`` is the signed negative-delivery IMDN to send back, made only
-    when the rejected message authenticated as coming from a current member (a commit
-    the membership policy refuses, say): anything else could be a forgery, and a member
-    must not sign a report for a message id anyone chose. For a message that did not
-    decrypt, RCC.16 sends the report only after self-heal failed: call
-    :meth:`Conversation.send_receipt` with ``ImdnStatus.FAILED`` and ``failure`` then.
+    applies. Nothing is signed in answer on its own: a CPIM message id is not bound to a
+    handshake message, and a message that did not decrypt authenticates nothing, so an
+    automatic report would let the delivery service collect signed reports for message
+    ids of its choosing. RCC.16 sends the report only after self-heal failed: then call
+    :meth:`Conversation.failure_report`.
     """
 
     reason: str
-    response: Outgoing | None = None
     failure: MlsClientFailureReason | None = None
 
 
 class _Reject(Exception):
-    """Internal: abort processing of one incoming message. ``authenticated``: the message
-    was verified as coming from a current member, so a failure report may be signed."""
+    """Internal: abort processing of one incoming message."""
 
-    def __init__(
-        self,
-        reason: str,
-        *,
-        failure: MlsClientFailureReason | None = None,
-        authenticated: bool = False,
-    ) -> None:
+    def __init__(self, reason: str, *, failure: MlsClientFailureReason | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.failure = failure
-        self.authenticated = authenticated
 
 
 @dataclass(frozen=True)
 class _LeaveRequest:
-    """A verified leave request: ``leaf`` as held by ``signature_key`` when it was made."""
+    """A verified leave request for a leaf, as that leaf was held when it was made (its
+    signature and encryption keys: the leaf node), and the proposal itself (None for
+    OpenMLS's own 0x000A, which OpenMLS keeps) of ``epoch``."""
 
     number: str
     signature_key: bytes
+    encryption_key: bytes
+    proposal: bytes | None
+    epoch: int
 
 
 @dataclass
@@ -623,7 +619,9 @@ class Conversation:
             raise ValidationError("the Welcome's mls.Era-ID is not the group's era")
         policy = _policy_for(trust_anchors, allow_external_joins)
         policy.review_welcome(
-            staged, policy.participant(client.credential, client.signature_public_key)
+            staged,
+            policy.participant(client.credential, client.signature_public_key),
+            one_to_one=_UUID4_RE.fullmatch(staged.group_id.decode("utf-8", "replace")) is not None,
         )
         conversation = cls(client, staged.join(), trust_anchors=policy)
         for ext_type, data in staged.group_info_extensions:
@@ -995,6 +993,7 @@ class Conversation:
         added: tuple[str, ...] = (),
         removed: tuple[str, ...] = (),
         welcome_to: tuple[str, ...] = (),
+        proposals: Sequence[bytes] = (),
     ) -> Outgoing:
         self._require_sendable()
         epoch = self._group.epoch
@@ -1005,6 +1004,7 @@ class Conversation:
             remove=list(remove),
             group_context_extensions=extensions,
             welcome_extensions=self._welcome_extensions() if add else [],
+            proposals=list(proposals),
         )
         self._pending = _PendingCommit(kind, epoch, welcome_to, result.welcome)
         message_id = profile.new_message_id()
@@ -1066,28 +1066,45 @@ class Conversation:
         return self._commit("remove", remove=leaves, removed=(number,))
 
     def commit_leaves(self) -> Outgoing | None:
-        """One commit removing every device that asked to leave (SelfRemove received),
-        0xF003 ones as Remove proposals by value; None when nobody asked.
+        """One commit removing every device that asked to leave, or that the server asked
+        to remove; None when nobody did. Requests of the current epoch are committed by
+        reference, as deployed clients do (RCC.16 §8), older ones as Remove proposals.
 
         Raises:
             GroupStateError: as for :meth:`send_text`.
         """
         self._drop_stale_leaves()
-        own = self._group.own_leaf_index
-        leaves = sorted(leaf for leaf in self._leave_requests if leaf != own)
-        if not leaves and not self._openmls_leaves:
+        own, epoch = self._group.own_leaf_index, self._group.epoch
+        bare = {leaf: r for leaf, r in self._leave_requests.items() if leaf != own}
+        by_reference = [r.proposal for r in bare.values() if r.epoch == epoch and r.proposal]
+        by_value = sorted(leaf for leaf, r in bare.items() if r.epoch != epoch)
+        if not bare and not self._openmls_leaves:
             return None
-        names = {self._leave_requests[leaf].number for leaf in leaves}
-        names |= {request.number for request in self._openmls_leaves.values()}
-        return self._commit("remove", remove=leaves, removed=tuple(sorted(names)))
+        names = {r.number for r in bare.values()}
+        names |= {r.number for r in self._openmls_leaves.values()}
+        return self._commit(
+            "remove", remove=by_value, proposals=by_reference, removed=tuple(sorted(names))
+        )
+
+    def _current_leave_proposals(self) -> list[bytes]:
+        """The bare leave requests of this epoch: a commit may reference them."""
+        epoch = self._group.epoch
+        return [
+            r.proposal
+            for r in self._leave_requests.values()
+            if r.epoch == epoch and r.proposal is not None
+        ]
 
     def _drop_stale_leaves(self) -> None:
-        """Forget leave requests whose leaf is now empty or held by another key."""
+        """Forget leave requests whose leaf is now empty or holds another leaf node."""
         for requests in (self._leave_requests, self._openmls_leaves):
             for leaf, request in list(requests.items()):
                 try:
                     MembershipPolicy.check_leave(
-                        self._group.member(leaf), request.signature_key, leaf
+                        self._group.member(leaf),
+                        leaf,
+                        signature_key=request.signature_key,
+                        encryption_key=request.encryption_key,
                     )
                 except RcsMlsError:
                     del requests[leaf]
@@ -1182,6 +1199,16 @@ class Conversation:
             proposal = self._group.leave_via_self_remove()
         else:
             proposal = _native.rcs_create_proposal(self._group, profile.SELF_REMOVE_PROPOSAL)
+            # Kept, so that a member's commit referencing it can be processed here too.
+            own = self._group.member(self._group.own_leaf_index)
+            assert own is not None
+            self._leave_requests[own.leaf_index] = _LeaveRequest(
+                self._own_number,
+                own.signature_key,
+                own.encryption_key,
+                proposal,
+                self._group.epoch,
+            )
         message_id = profile.new_message_id()
         cpim = self._cpim(message_id, CONTENT_TYPE_MLS_RCS_CLIENT, proposal, disposition=None)
         return Outgoing(
@@ -1245,8 +1272,7 @@ class Conversation:
     def receive(self, data: bytes) -> Event:
         """Read one CPIM object from the network; never raises for what arrives.
 
-        Returns the typed event, or :class:`Rejected` (with the negative IMDN to send back
-        when the message could not be decrypted).
+        Returns the typed event, or :class:`Rejected`.
         """
         message_id: str | None = None
         try:
@@ -1254,23 +1280,23 @@ class Conversation:
             message_id = message.header(HEADER_IMDN_MESSAGE_ID)
             return self._receive(message, message_id)
         except _Reject as exc:
-            response = None
-            # A report is signed only for what a current member verifiably sent.
-            if (
-                exc.authenticated
-                and exc.failure is not None
-                and message_id is not None
-                and self._group.is_active
-            ):
-                try:
-                    response = self.send_receipt(message_id, ImdnStatus.FAILED, reason=exc.failure)
-                except RcsMlsError:  # pragma: no cover - signing cannot fail for a member
-                    response = None
-            return Rejected(message_id, None, self._safe_epoch(), exc.reason, response, exc.failure)
+            return Rejected(message_id, None, self._safe_epoch(), exc.reason, exc.failure)
         except ParseError as exc:
             return Rejected(message_id, None, self._safe_epoch(), f"malformed: {exc}")
         except RcsMlsError as exc:
             return Rejected(message_id, None, self._safe_epoch(), type(exc).__name__)
+
+    def failure_report(self, rejected: Rejected) -> Outgoing:
+        """The signed negative-delivery notification for a rejected message (RCC.16 §7:
+        send it once self-heal did not help), naming its ``failure`` reason.
+
+        Raises:
+            InvalidArgumentError: the rejection has no message id or no failure reason.
+            GroupStateError: this device is no longer a member.
+        """
+        if rejected.message_id is None or rejected.failure is None:
+            raise InvalidArgumentError("this rejection has no message id or failure reason")
+        return self.send_receipt(rejected.message_id, ImdnStatus.FAILED, reason=rejected.failure)
 
     def _safe_epoch(self) -> int:
         try:
@@ -1306,7 +1332,11 @@ class Conversation:
         if message_id is None:
             raise _Reject("imdn.Message-ID missing")
         content_type = message.content_type
+        if content_type == CONTENT_TYPE_MLS_RCS_SERVER and _looks_like_xml(message.body):
+            return self._receive_server_report(message.body, message_id)
         authenticator = self._check_headers(message)
+        if content_type == CONTENT_TYPE_MLS_RCS_SERVER:
+            return self._receive_server_proposal(message.body, message_id, authenticator)
         if content_type == CONTENT_TYPE_MLS:
             return self._receive_application(message, message_id, authenticator)
         if content_type == CONTENT_TYPE_MLS_RCS_CLIENT:
@@ -1316,6 +1346,31 @@ class Conversation:
         if content_type == CONTENT_TYPE_MLS_FT:
             return self._receive_metadata(message.body, message_id)
         raise _Reject(f"unexpected content type {str(content_type)[:60]!r}")
+
+    def _receive_server_proposal(self, body: bytes, message_id: str, authenticator: bytes) -> Event:
+        """Server control (``message/mls-rcs-server``, RCC16.md §3) carrying MLS: a
+        proposal of an external sender, verified against the group's ``external_senders``
+        (a ServerRemove); nothing a member sends travels this way."""
+        try:
+            _group_id, epoch, sender_type, *_rest = _native.rcs_parse_proposal(body)
+        except ParseError as exc:
+            raise _Reject(f"message/mls-rcs-server: not a proposal: {exc}") from None
+        if sender_type != _SENDER_EXTERNAL:
+            raise _Reject("message/mls-rcs-server carries what an external sender proposes")
+        self._check_authenticator(authenticator, epoch)
+        return self._receive_bare_proposal(body, message_id)
+
+    def _receive_server_report(self, body: bytes, message_id: str) -> Event:
+        """A failure report of the server (``message/mls-rcs-server`` with an IMDN and an
+        ``<mls-server-failure-reason>``, RCC.16 §7): unsigned, as the server is no
+        member, so it is information about the delivery service's view, not a proof."""
+        try:
+            imdn = Imdn.from_bytes(body)
+        except ParseError:
+            raise _Reject("message/mls-rcs-server: malformed IMDN") from None
+        if imdn.status is not ImdnStatus.FAILED or imdn.server_failure_reason is None:
+            raise _Reject("message/mls-rcs-server: only server failure reports are read")
+        return _receipt_event(imdn, message_id, None, self.epoch, False)
 
     def _sender_number(self, credential: Credential | None) -> str | None:
         """The participant of an authenticated sender's credential (which passed the
@@ -1360,6 +1415,15 @@ class Conversation:
             raise _Reject(f"invalid MLS message: {type(exc).__name__}") from None
         if not isinstance(result, ApplicationMessage):
             raise _Reject("message/mls must carry an application message")
+        if result.epoch != self._group.epoch:
+            # A late message of a kept past epoch: only from a device still in the
+            # conversation (a removed member keeps its old epoch's keys).
+            leaf = result.sender_leaf_index
+            current = None if leaf is None else self._group.member(leaf)
+            if current is None or current.credential != result.sender_credential:
+                raise _Reject(
+                    f"a message of epoch {result.epoch} from a device no longer in the conversation"
+                )
         if result.authenticated_data != wire_aad:  # pragma: no cover - the AEAD binds it
             raise _Reject("the authenticated data changed")
         try:
@@ -1493,55 +1557,62 @@ class Conversation:
 
     def _receive_proposal(self, body: bytes, message_id: str, epoch: int) -> Event:
         try:
-            bare = _native.rcs_parse_proposal(body)[4] in _BARE_PROPOSALS
-        except ParseError:
-            bare = False
-        if bare:
+            proposal_type = _native.rcs_parse_proposal(body)[4]
+        except ParseError as exc:
+            raise _Reject(f"malformed proposal: {exc}") from None
+        if proposal_type in _BARE_PROPOSALS:
             return self._receive_bare_proposal(body, message_id)
+        if proposal_type != int(ProposalType.SELF_REMOVE):
+            # Nothing else is acted on, so nothing else enters OpenMLS's proposal store
+            # (where it would block sending until committed).
+            raise _Reject(f"proposal 0x{proposal_type:04x} is not acted on")
         try:
             result = self._group.process_message(body)
         except RcsMlsError as exc:
-            raise _Reject(f"invalid proposal: {type(exc).__name__}") from None
-        if not isinstance(result, ProposalMessage):  # pragma: no cover - content type said so
-            raise _Reject("not a proposal")
-        sender_leaf = result.sender_leaf_index
+            raise _Reject(f"invalid proposal: {type(exc).__name__}: {exc}") from None
+        sender_leaf = result.sender_leaf_index if isinstance(result, ProposalMessage) else None
         member = None if sender_leaf is None else self._group.member(sender_leaf)
-        if result.proposal_type != int(ProposalType.SELF_REMOVE) or member is None:
+        if member is None:  # pragma: no cover - OpenMLS verified a member's proposal
             self._group.clear_pending_proposals()
-            raise _Reject(f"proposal 0x{result.proposal_type:04x} is not acted on")
+            raise _Reject("a SelfRemove not sent by a member")
         # OpenMLS verified it in the current epoch, from the member at that leaf.
-        request = _LeaveRequest(self._number_of(member), member.signature_key)
+        request = _LeaveRequest(
+            self._number_of(member), member.signature_key, member.encryption_key, None, epoch
+        )
         self._openmls_leaves[member.leaf_index] = request
         return LeaveRequest(message_id, request.number, epoch, member.leaf_index)
 
     def _receive_bare_proposal(self, body: bytes, message_id: str) -> Event:
         """RCC.16's SelfRemove (0xF003) and ServerRemove (0xF004): verified in the epoch
-        they name, honoured only while the leaf is held by the key it was held by then."""
+        they name, honoured only while the leaf holds the leaf node it held then."""
         try:
             verified = _native.rcs_verify_proposal(self._group, body)
         except RcsMlsError as exc:
-            raise _Reject(f"proposal: {type(exc).__name__}") from None
+            raise _Reject(f"proposal: {type(exc).__name__}: {exc}") from None
         kind = (verified.proposal_type, verified.sender_type)
         if kind == (profile.PROPOSAL_SELF_REMOVE, _SENDER_MEMBER):
-            leaf, key, by = verified.sender_index, verified.signature_key, "SelfRemove"
+            leaf, by = verified.sender_index, "SelfRemove"
+            keys = (verified.signature_key, verified.encryption_key)
         elif kind == (profile.PROPOSAL_SERVER_REMOVE, _SENDER_EXTERNAL):
             # Verified in the current epoch only: the leaf it names is today's.
-            leaf = int.from_bytes(verified.body, "big")
+            leaf, by = int.from_bytes(verified.body, "big"), "ServerRemove"
             target = self._group.member(leaf)
             if target is None:
                 raise _Reject(f"ServerRemove of an empty leaf {leaf}")
-            key, by = target.signature_key, "ServerRemove"
+            keys = (target.signature_key, target.encryption_key)
         else:
             raise _Reject(f"proposal 0x{verified.proposal_type:04x} is not acted on")
         current = self._group.member(leaf)
         try:
-            MembershipPolicy.check_leave(current, key, leaf)
+            MembershipPolicy.check_leave(
+                current, leaf, signature_key=keys[0], encryption_key=keys[1]
+            )
         except MembershipError as exc:
             raise _Reject(f"{by}: {exc}") from None
         assert current is not None
-        request = _LeaveRequest(self._number_of(current), key)
-        self._leave_requests[leaf] = request
-        sender = request.number if by == "SelfRemove" else None
+        number = self._number_of(current)
+        self._leave_requests[leaf] = _LeaveRequest(number, *keys, bytes(body), verified.epoch)
+        sender = number if by == "SelfRemove" else None
         return LeaveRequest(message_id, sender, verified.epoch, leaf)
 
     def _number_of(self, member: Member) -> str:
@@ -1558,17 +1629,18 @@ class Conversation:
     def _receive_commit(self, body: bytes, message_id: str) -> Event:
         before = self._leaves()
         try:
-            staged = self._group.process_message(body)
+            staged = _native.rcs_process_message(
+                self._group, body, proposals=self._current_leave_proposals()
+            )
         except RcsMlsError as exc:
             raise _Reject(
-                f"invalid commit: {type(exc).__name__}",
+                f"invalid commit: {type(exc).__name__}: {exc}",
                 failure=MlsClientFailureReason.INVALID_COMMIT,
             ) from None
         if not isinstance(staged, StagedCommit):  # pragma: no cover - content type said so
             raise _Reject("not a commit")
         # The one membership check, before the merge: a refused commit leaves the group
-        # in its epoch. The commit is authenticated (OpenMLS verified it), so a failure
-        # report may be signed for it.
+        # in its epoch.
         try:
             review = self._policy.review_commit(
                 staged, before, self._group.extensions, one_to_one=self._is_uuid_group()
@@ -1577,13 +1649,10 @@ class Conversation:
             raise _Reject(
                 f"membership: invalid credential: {exc}",
                 failure=MlsClientFailureReason.INVALID_CREDENTIAL,
-                authenticated=True,
             ) from None
         except MembershipError as exc:
             raise _Reject(
-                f"membership: {exc}",
-                failure=MlsClientFailureReason.INVALID_COMMIT,
-                authenticated=True,
+                f"membership: {exc}", failure=MlsClientFailureReason.INVALID_COMMIT
             ) from None
         self._group.merge_staged_commit(staged)
         self._remember_epoch()
@@ -1684,6 +1753,10 @@ def _private_message_aad(body: bytes) -> bytes:
     offset += length + 8 + 1  # epoch, content_type
     length, offset = decode_varint(body, offset)
     return body[offset : offset + length]
+
+
+def _looks_like_xml(body: bytes) -> bool:
+    return body.lstrip()[:1] == b"<"
 
 
 def _file_key(metadata: FileMetadata) -> filecrypt.FileKey:
