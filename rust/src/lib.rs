@@ -7,6 +7,7 @@ mod credentials;
 mod error;
 mod filecrypt;
 mod group;
+mod inspect;
 mod interop;
 mod key_packages;
 mod provider;
@@ -41,5 +42,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     interop::register(m)?;
     rcs_gaps::register(m)?;
     conversation_store::register(m)?;
+    inspect::register(m)?;
     Ok(())
 }
