@@ -20,6 +20,7 @@ from rcs_mls.rcs.conversation import (
     FileKeyReceived,
     FileOffer,
     LeaveRequest,
+    Outgoing,
     Rejected,
 )
 from rcs_mls.rcs.cpim import CpimMessage
@@ -160,7 +161,7 @@ def test_file_keys_survive_sigkill_at_random_points(net: Net, tmp_path: Path) ->
         gid = f"grp{round_}"
         conv = alice.start([bob], group_id=gid)
         del bob.convs[gid]
-        stream = []
+        stream: list[Outgoing] = []
         for i in range(12):
             src = _write(tmp_path / f"src{i}", f"file {i}")
             key = Conversation.encrypt_file(src, tmp_path / f"f{round_}-{i}.bin", "f")
