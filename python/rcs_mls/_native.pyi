@@ -563,3 +563,9 @@ def rcs_commit(
     group_context_extensions: list[_Extension] | None = None,
     welcome_extensions: list[_Extension] = ...,
 ) -> CommitResult: ...
+
+# --- Durability (rust/src/durability.rs) ---
+
+def _panic_inside_transaction_for_tests(client: Client, group: Group | None = None) -> None:
+    """FOR TESTS ONLY: panic inside a real transaction (of ``group`` if given, else of
+    ``client``); raises LibraryError, and the client and group stay usable."""

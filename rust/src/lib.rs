@@ -3,6 +3,7 @@
 
 mod client;
 mod credentials;
+mod durability;
 mod error;
 mod filecrypt;
 mod group;
@@ -10,6 +11,7 @@ mod interop;
 mod key_packages;
 mod provider;
 mod rcs_gaps;
+mod secret_bytes;
 mod storage;
 mod types;
 mod welcome;
@@ -38,5 +40,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     filecrypt::register(m)?;
     interop::register(m)?;
     rcs_gaps::register(m)?;
+    durability::register(m)?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use pyo3::types::PyBytes;
 use tls_codec::Deserialize as _;
 
 use crate::client::ClientCore;
-use crate::error::{classify, Error, Result};
+use crate::error::{classify, detach, relock, Error, Result};
 use crate::group::{extensions_to_pairs_inner, Group, MemberData, MemberInfo};
 
 /// The Welcome, its optional out-of-band ratchet tree and the join settings.
@@ -74,12 +74,13 @@ fn build(core: &ClientCore, input: &WelcomeInput) -> Result<(MlsGroup, Vec<Exten
     Ok((group, extensions, sender))
 }
 
-/// Join for good: the group is built and recorded in one store transaction.
-pub fn join(core: &ClientCore, input: &WelcomeInput) -> Result<(MlsGroup, Vec<Extension>)> {
+/// Join for good: the group is built and recorded in one store transaction. Returns
+/// the group and its version (see [`crate::durability`]).
+pub fn join(core: &ClientCore, input: &WelcomeInput) -> Result<(MlsGroup, Vec<u8>)> {
     core.run(|_| {
-        let (group, extensions, _) = build(core, input)?;
-        core.record_group(&group)?;
-        Ok((group, extensions))
+        let (group, _, _) = build(core, input)?;
+        let version = core.record_group(&group)?;
+        Ok((group, version))
     })
 }
 
@@ -137,7 +138,7 @@ pub struct StagedWelcomeOut {
 
 impl StagedWelcomeOut {
     pub fn stage(py: Python<'_>, core: Arc<ClientCore>, input: WelcomeInput) -> PyResult<Self> {
-        let seen = py.detach(|| inspect(&core, &input))?;
+        let seen = detach(py, || inspect(&core, &input))?;
         Ok(Self {
             core,
             input,
@@ -170,27 +171,25 @@ impl StagedWelcomeOut {
         let input = &self.input;
         let expected = &self.epoch_authenticator;
         let joined = &self.joined;
-        let group = py.detach(|| -> Result<MlsGroup> {
-            let mut joined = joined
-                .lock()
-                .map_err(|_| Error::Library("the staged welcome lock is poisoned".into()))?;
+        let (group, version) = detach(py, || -> Result<(MlsGroup, Vec<u8>)> {
+            let mut joined = relock(joined);
             if *joined {
                 return Err(Error::GroupState("this Welcome was already joined".into()));
             }
-            let group = core.run(|_| {
+            let joined_group = core.run(|_| {
                 let (group, _, _) = build(core, input)?;
                 if group.epoch_authenticator().as_slice() != expected.as_slice() {
                     return Err(Error::GroupState(
                         "the Welcome no longer leads to the group that was inspected".into(),
                     ));
                 }
-                core.record_group(&group)?;
-                Ok(group)
+                let version = core.record_group(&group)?;
+                Ok((group, version))
             })?;
             *joined = true;
-            Ok(group)
+            Ok(joined_group)
         })?;
-        Ok(Group::new(self.core.clone(), group))
+        Ok(Group::at(self.core.clone(), group, version))
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
