@@ -31,6 +31,7 @@ from rcs_mls.rcs import filecrypt
 from tests.core.persistence_worker import CONFIG, GROUP_ID
 
 ROOT = Path(__file__).resolve().parents[2]
+WORKER = (sys.executable, "-m", "tests.core.persistence_worker")
 SUITE = Ciphersuite(2)
 
 
@@ -103,8 +104,7 @@ def test_two_handles_and_two_processes_never_reuse_a_generation(tmp_path: Path) 
     per_party = [333, 333, 334]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.core.persistence_worker", "handles"]
-            + [str(tmp_path), worker, str(count)],
+            [*WORKER, "handles", str(tmp_path), worker, str(count)],
             cwd=ROOT,
         )
         for worker, count in zip(("w1", "w2"), per_party, strict=False)

@@ -21,7 +21,8 @@ about which check failed.
 :func:`encrypt` / :func:`decrypt` work in memory; :func:`encrypt_file` /
 :func:`decrypt_file` stream from path to path with a fixed buffer, so a large file never
 sits in memory, and write the output through a temporary file next to the destination
-(mode 0600 on Unix) that is renamed onto it only once everything verified. All of them release the GIL.
+(mode 0600 on Unix) that is renamed onto it only once everything verified. All of them
+release the GIL.
 
 The Padmé rounding is an interoperability assumption: the spec cites the paper without
 restating it [deployed].
