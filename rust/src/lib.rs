@@ -10,6 +10,7 @@ mod group;
 mod interop;
 mod key_packages;
 mod provider;
+mod rcs_by_reference;
 mod rcs_gaps;
 mod secret_bytes;
 mod storage;
