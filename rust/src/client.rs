@@ -115,7 +115,7 @@ impl ClientCore {
         storage.delete_app(&group_record_key(group_id))?;
         // Only a cache: evicting it is right even if the transaction rolls back.
         crate::rcs_gaps::evict_cached_secrets(self.id, Some(group_id));
-        Ok(())
+        crate::conversation_store::erase(self, group_id)
     }
 
     /// Record a group that has just entered the store; returns its version (see
@@ -660,7 +660,11 @@ impl Client {
     /// Returns the group, already in the new epoch (OpenMLS applies an external commit
     /// on the joiner's side at once), and the commit to send to the other members. If
     /// the delivery service rejects the commit, drop the group and join again.
-    #[pyo3(signature = (group_info, *, ratchet_tree=None, config=None, authenticated_data=None))]
+    ///
+    /// ``replace_group=True`` replaces a group of the same id this client holds (a device
+    /// rejoining after it fell behind): the old group is erased in the same transaction,
+    /// so it is kept if the join fails.
+    #[pyo3(signature = (group_info, *, ratchet_tree=None, config=None, authenticated_data=None, replace_group=false))]
     fn join_by_external_commit(
         &self,
         py: Python<'_>,
@@ -668,6 +672,7 @@ impl Client {
         ratchet_tree: Option<BytesIn>,
         config: Option<PyRef<'_, GroupConfig>>,
         authenticated_data: Option<BytesIn>,
+        replace_group: bool,
     ) -> PyResult<(Group, CommitResult)> {
         let join_config = ClientCore::join_config(config.as_deref());
         let aad = authenticated_data.map(|a| a.to_vec()).unwrap_or_default();
@@ -686,6 +691,9 @@ impl Client {
                 };
                 let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
                 core.run(|_| {
+                    if replace_group {
+                        core.erase_group(gi.group_id().as_slice())?;
+                    }
                     let mut b = MlsGroup::external_commit_builder()
                         .with_config(join_config)
                         .with_aad(aad);

@@ -1005,11 +1005,16 @@ impl Group {
     /// references `queue` returns are removed from the proposal store whatever happens.
     /// The RCC.16 code queues the bare proposals OpenMLS cannot decode this way, so that
     /// a commit referencing them can be processed.
+    ///
+    /// With `journal` (an entry id and a context), a decrypted application message is also
+    /// written to the conversation journal in the same transaction
+    /// ([`crate::conversation_store`]).
     pub(crate) fn process_around(
         &self,
         py: Python<'_>,
         message: &[u8],
         queue: impl FnOnce(&mut MlsGroup, &ClientCore) -> Result<Vec<ProposalRef>> + Send,
+        journal: Option<(Vec<u8>, Vec<u8>)>,
     ) -> PyResult<Py<PyAny>> {
         let processed = self.with_keep(
             py,
@@ -1019,6 +1024,26 @@ impl Group {
                 for r in &queued {
                     // Gone already when the commit consumed it.
                     let _ = g.remove_pending_proposal(c.provider.storage(), r);
+                }
+                if let (
+                    Ok(Processed::App {
+                        sender,
+                        credential,
+                        plaintext,
+                        aad,
+                        epoch,
+                        ..
+                    }),
+                    Some((entry_id, context)),
+                ) = (&result, &journal)
+                {
+                    crate::conversation_store::journal(
+                        c,
+                        g.group_id().as_slice(),
+                        entry_id,
+                        context,
+                        (plaintext, aad, *sender, credential, *epoch),
+                    )?;
                 }
                 result
             },
@@ -1272,7 +1297,7 @@ impl Group {
     /// Returns an ApplicationMessage, a ProposalMessage (stored as pending) or a
     /// StagedCommit (to merge with :meth:`merge_staged_commit`).
     fn process_message(&self, py: Python<'_>, message: BytesIn) -> PyResult<Py<PyAny>> {
-        self.process_around(py, &message, |_, _| Ok(Vec::new()))
+        self.process_around(py, &message, |_, _| Ok(Vec::new()), None)
     }
 
     /// Apply a staged commit returned by :meth:`process_message`; the group moves

@@ -1231,17 +1231,25 @@ fn rcs_proposal_ref<'py>(
 /// requests by reference: ``proposals`` are the bare SelfRemove (0xF003) and ServerRemove
 /// (0xF004) PublicMessages of the current epoch received so far (verified again here),
 /// made available to a commit that references them.
+///
+/// ``journal=(entry_id, context)`` also writes a decrypted application message, with
+/// ``context``, to the conversation journal in the same store transaction (see
+/// ``rcs_load_conversation``).
 #[pyfunction]
-#[pyo3(signature = (group, message, *, proposals=Vec::new()))]
+#[pyo3(signature = (group, message, *, proposals=Vec::new(), journal=None))]
 fn rcs_process_message(
     py: Python<'_>,
     group: PyRef<'_, Group>,
     message: BytesIn,
     proposals: Vec<Vec<u8>>,
+    journal: Option<(Vec<u8>, Vec<u8>)>,
 ) -> PyResult<Py<PyAny>> {
-    group.process_around(py, &message, move |g, c| {
-        crate::rcs_by_reference::queue(g, c, &proposals)
-    })
+    group.process_around(
+        py,
+        &message,
+        move |g, c| crate::rcs_by_reference::queue(g, c, &proposals),
+        journal,
+    )
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
