@@ -13,6 +13,8 @@ from rcs_mls.rcs.conversation import Conversation, FileOffer, TextMessage
 
 
 def main(argv: list[str]) -> int:
+    if argv[0] == "--stream":
+        return stream(argv[1:])
     store, group_id, anchor, *files = argv
     client = Client.open(store)
     conversation = Conversation.load(client, group_id, trust_anchors=[Path(anchor).read_bytes()])
@@ -35,6 +37,18 @@ def main(argv: list[str]) -> int:
     out.append({"leave_commit": None if leaves is None else leaves.removed})
     for line in out:
         print(json.dumps(line))
+    return 0
+
+
+def stream(argv: list[str]) -> int:
+    """Read CPIM files one by one, printing each index once it was received (the crash
+    test kills this process at a random moment)."""
+    store, group_id, anchor, *files = argv
+    client = Client.open(store)
+    conversation = Conversation.load(client, group_id, trust_anchors=[Path(anchor).read_bytes()])
+    for index, name in enumerate(files):
+        conversation.receive(Path(name).read_bytes())
+        print(index, flush=True)
     return 0
 
 

@@ -5,14 +5,24 @@ lost (issue #11)."""
 from __future__ import annotations
 
 import json
+import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from rcs_mls import Client, Credential, SignatureKeyPair
 from rcs_mls import _native as n
 from rcs_mls.rcs import filecrypt, profile
-from rcs_mls.rcs.conversation import Conversation, FileKeyReceived, FileOffer, LeaveRequest
+from rcs_mls.rcs.conversation import (
+    Conversation,
+    FileKeyReceived,
+    FileOffer,
+    LeaveRequest,
+    Outgoing,
+    Rejected,
+)
 from rcs_mls.rcs.cpim import CpimMessage
 from tests.rcs.test_conversation import ALICE, BOB, CAROL, Dev, Net
 from tests.rcs.test_conversation import ca as ca  # the fixtures
@@ -134,3 +144,53 @@ def test_deleting_the_group_erases_the_conversation(net: Net) -> None:
 def _some_key() -> filecrypt.FileKey:
     _ciphertext, key = filecrypt.encrypt(b"x", "a.txt")
     return key
+
+
+def test_file_keys_survive_sigkill_at_random_points(net: Net, tmp_path: Path) -> None:
+    """Bob's process reads 12 files (key, then descriptor) and is killed at a random moment,
+    8 times over; reloaded and handed everything again, no descriptor is left without its
+    key: a key is never lost between its decryption and the save of the state."""
+    rng = random.Random(1109)
+    anchor = tmp_path / "anchor.der"
+    anchor.write_bytes(net.ca.certificate_der)
+    offers = 0
+    for round_ in range(8):
+        store = tmp_path / f"bob-{round_}.db"
+        bob = _stored_device(net, f"bob{round_}", BOB, store)
+        alice = net.dev(f"alice{round_}", ALICE)
+        gid = f"grp{round_}"
+        conv = alice.start([bob], group_id=gid)
+        del bob.convs[gid]
+        stream: list[Outgoing] = []
+        for i in range(12):
+            src = _write(tmp_path / f"src{i}", f"file {i}")
+            key = Conversation.encrypt_file(src, tmp_path / f"f{round_}-{i}.bin", "f")
+            stream.extend(
+                conv.send_file(key, file_name="f", content_type="text/plain", url="x", size=1)
+            )
+        names = []
+        for i, outgoing in enumerate(stream):
+            path = tmp_path / f"m{round_}-{i}.cpim"
+            path.write_bytes(outgoing.cpim)
+            names.append(str(path))
+        worker = [sys.executable, "-m", "tests.rcs.conversation_worker", "--stream"]
+        with subprocess.Popen(
+            [*worker, str(store), gid, str(anchor), *names],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        ) as child:
+            time.sleep(rng.uniform(0.3, 2.0))
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=60)
+        del bob.client
+        loaded = Conversation.load(Client.open(store), gid, trust_anchors=net.anchors)
+        for outgoing in stream:
+            event = loaded.receive(outgoing.cpim)
+            assert not (isinstance(event, Rejected) and "no FileInfo" in event.reason), event
+            offers += isinstance(event, FileOffer)
+    assert offers > 0  # the kills did not all come after the whole stream
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
