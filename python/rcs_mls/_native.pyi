@@ -634,3 +634,9 @@ class InspectedMessage:
     def tree_credentials(self) -> list[bytes] | None: ...
 
 def inspect_message(message: _Bytes) -> InspectedMessage: ...
+
+# --- Durability (rust/src/durability.rs) ---
+
+def _panic_inside_transaction_for_tests(client: Client, group: Group | None = None) -> None:
+    """FOR TESTS ONLY: panic inside a real transaction (of ``group`` if given, else of
+    ``client``); raises LibraryError, and the client and group stay usable."""

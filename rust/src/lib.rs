@@ -4,6 +4,7 @@
 mod client;
 mod conversation_store;
 mod credentials;
+mod durability;
 mod error;
 mod filecrypt;
 mod group;
@@ -13,6 +14,7 @@ mod key_packages;
 mod provider;
 mod rcs_by_reference;
 mod rcs_gaps;
+mod secret_bytes;
 mod storage;
 mod types;
 mod welcome;
@@ -43,5 +45,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     rcs_gaps::register(m)?;
     conversation_store::register(m)?;
     inspect::register(m)?;
+    durability::register(m)?;
     Ok(())
 }
