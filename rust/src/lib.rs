@@ -2,20 +2,24 @@
 //! This is the only `#[pymodule]`; every native export is registered here.
 
 mod client;
+mod conversation_store;
 mod credentials;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod cross_provider;
 pub mod crypto;
+mod durability;
 mod error;
 mod filecrypt;
 mod group;
 mod hpke;
+mod inspect;
 mod interop;
 mod key_packages;
 mod provider;
 mod rcs_by_reference;
 mod rcs_gaps;
+mod secret_bytes;
 mod storage;
 mod types;
 mod welcome;
@@ -44,5 +48,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     filecrypt::register(m)?;
     interop::register(m)?;
     rcs_gaps::register(m)?;
+    conversation_store::register(m)?;
+    inspect::register(m)?;
+    durability::register(m)?;
     Ok(())
 }

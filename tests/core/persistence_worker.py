@@ -7,6 +7,7 @@ a durable queue (queue.sqlite) so that a killed process loses nothing in flight.
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import sys
 from pathlib import Path
@@ -115,6 +116,18 @@ def send(directory: Path, worker: str, count: int) -> None:
             f.write(len(wire).to_bytes(4, "big") + wire)
 
 
+def handles(directory: Path, worker: str, count: int) -> None:
+    """Alice on two handles of the same stored group: encrypt `count` messages, each on a
+    handle picked at random, into the shared queue handles.sqlite."""
+    rng = random.Random(worker)
+    alice = open_client(directory, "alice")
+    pair = (alice.load_group(GROUP_ID), alice.load_group(GROUP_ID))
+    db = sqlite3.connect(directory / "handles.sqlite", timeout=60, isolation_level=None)
+    for i in range(count):
+        wire = pair[rng.randrange(2)].encrypt(f"{worker}-{i}".encode())
+        db.execute("INSERT INTO q (body, data) VALUES (?, ?)", (f"{worker}-{i}", wire))
+
+
 def main() -> None:
     command, directory = sys.argv[1], Path(sys.argv[2])
     if command == "setup":
@@ -125,6 +138,8 @@ def main() -> None:
         status(directory)
     elif command == "send":
         send(directory, sys.argv[3], int(sys.argv[4]))
+    elif command == "handles":
+        handles(directory, sys.argv[3], int(sys.argv[4]))
     else:
         raise SystemExit(f"unknown command {command}")
 
