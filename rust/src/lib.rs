@@ -8,6 +8,7 @@ mod filecrypt;
 mod group;
 mod interop;
 mod key_packages;
+mod pg_storage;
 mod provider;
 mod rcs_gaps;
 mod storage;
