@@ -108,7 +108,7 @@ def test_async_client_round_trip_and_errors(tmp_path: Path) -> None:
 def test_generic_call_reaches_any_method(tmp_path: Path) -> None:
     async def main() -> None:
         a, _ = await pair(str(tmp_path / "alice.db"))
-        members = await a.call(lambda g: g.members)
+        members = await a.call(lambda g: g.members())
         assert len(members) == 2
 
     asyncio.run(main())

@@ -2,6 +2,7 @@
 //! the state store holding its key packages and groups.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use openmls::treesync::EncryptionKey;
@@ -33,6 +34,11 @@ pub struct ClientCore {
     pub capabilities: Capabilities,
     /// Serialises the public operations of one client: each is one store transaction.
     pub op_lock: Mutex<()>,
+    /// How many operations found the store changed by another connection (worker).
+    /// An in-memory group loaded when this had another value may be stale, even if
+    /// the operation that noticed the change was on another group (see
+    /// [`crate::group::Group`]).
+    pub store_changes: AtomicU64,
 }
 
 /// App-record prefixes in the store (beside OpenMLS's own records).
@@ -65,7 +71,15 @@ impl ClientCore {
             .op_lock
             .lock()
             .map_err(|_| Error::Library("the client lock is poisoned".into()))?;
-        self.provider.atomic_keep(f, keep)
+        self.provider.atomic_keep(
+            |stale| {
+                if stale {
+                    self.store_changes.fetch_add(1, Ordering::SeqCst);
+                }
+                f(stale)
+            },
+            keep,
+        )
     }
 
     /// Serialised with the operations, outside a transaction (reads, reloads).
@@ -178,6 +192,7 @@ fn build_core(
         suite,
         capabilities,
         op_lock: Mutex::new(()),
+        store_changes: AtomicU64::new(0),
     })
 }
 

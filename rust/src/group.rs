@@ -593,6 +593,10 @@ impl StagedCommitOut {
 pub struct Group {
     pub client: Arc<ClientCore>,
     pub inner: Mutex<MlsGroup>,
+    /// The client's `store_changes` when `inner` was last known to match the store:
+    /// when the counter moved since, another worker may have changed this group
+    /// (another group's operation may have been the one to notice), so it is reloaded.
+    synced: std::sync::atomic::AtomicU64,
 }
 
 pub(crate) fn lock(m: &Mutex<MlsGroup>) -> Result<MutexGuard<'_, MlsGroup>> {
@@ -699,9 +703,13 @@ enum Processed {
 
 impl Group {
     pub fn new(client: Arc<ClientCore>, group: MlsGroup) -> Self {
+        let synced = client
+            .store_changes
+            .load(std::sync::atomic::Ordering::SeqCst);
         Self {
             client,
             inner: Mutex::new(group),
+            synced: std::sync::atomic::AtomicU64::new(synced),
         }
     }
 
@@ -728,9 +736,10 @@ impl Group {
     ) -> PyResult<T> {
         let client = &self.client;
         let inner = &self.inner;
+        let synced = &self.synced;
         Ok(py.detach(|| {
             let result = client.run_keep(
-                |stale| {
+                |_stale| {
                     let mut g = lock(inner)?;
                     let record = crate::client::group_record_key(g.group_id().as_slice());
                     if client.provider.storage().get_app(&record)?.is_none() {
@@ -738,8 +747,13 @@ impl Group {
                             "the group was deleted from this client's store".into(),
                         ));
                     }
-                    if stale {
+                    // `run_keep` counted this operation's `stale` already.
+                    let changes = client
+                        .store_changes
+                        .load(std::sync::atomic::Ordering::SeqCst);
+                    if synced.load(std::sync::atomic::Ordering::SeqCst) != changes {
                         reload(&mut g, client)?;
+                        synced.store(changes, std::sync::atomic::Ordering::SeqCst);
                     }
                     f(&mut g, client)
                 },

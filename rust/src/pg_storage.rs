@@ -318,9 +318,9 @@ impl PgDb {
             let stmts = self.prepare(&mut client)?;
             self.conn = Some(Conn { client, stmts });
         }
-        match &mut self.conn {
+        match self.conn.as_mut() {
             Some(c) => Ok(c),
-            None => Err(self.lost_error("")),
+            None => Err(lost_error(&self.shown, "")),
         }
     }
 
@@ -331,18 +331,7 @@ impl PgDb {
     }
 
     fn lost_error(&self, when: &str) -> StorageError {
-        let when = if when.is_empty() {
-            String::new()
-        } else {
-            format!(" {when}")
-        };
-        StorageError::Io {
-            path: self.shown.clone(),
-            message: format!(
-                "the connection to PostgreSQL was lost{when}; the transaction was rolled back \
-                 by the server and nothing of it was written"
-            ),
-        }
+        lost_error(&self.shown, when)
     }
 
     /// Map a driver error, noticing a lost connection.
@@ -499,6 +488,10 @@ impl Backend for PgDb {
             }
         };
         let committed = c.client.batch_execute("COMMIT");
+        let closed = match &committed {
+            Ok(()) => false,
+            Err(e) => is_lost(e) || c.client.is_closed(),
+        };
         self.in_transaction = false;
         match committed {
             Ok(()) => {
@@ -508,7 +501,6 @@ impl Backend for PgDb {
                 Ok(())
             }
             Err(e) => {
-                let closed = is_lost(&e) || c.client.is_closed();
                 if closed {
                     self.lost();
                     Err(StorageError::Io {
@@ -543,6 +535,22 @@ impl Backend for PgDb {
             }
             Err(e) => Err(self.error(e)),
         }
+    }
+}
+
+/// The error for a connection lost before `COMMIT` was sent.
+fn lost_error(shown: &str, when: &str) -> StorageError {
+    let when = if when.is_empty() {
+        String::new()
+    } else {
+        format!(" {when}")
+    };
+    StorageError::Io {
+        path: shown.to_owned(),
+        message: format!(
+            "the connection to PostgreSQL was lost{when}; the transaction was rolled back \
+             by the server and nothing of it was written"
+        ),
     }
 }
 

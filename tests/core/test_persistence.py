@@ -202,6 +202,32 @@ def test_two_workers_serialise_their_writes(tmp_path: Path, backend: str) -> Non
     assert len(seen) == 50
 
 
+def test_a_change_noticed_in_one_group_reloads_the_others(tmp_path: Path, backend: str) -> None:
+    """Two workers (connections) of one client, two groups. Worker 2 sends in g1; worker
+    1 then sends in g2 (and notices the store moved) and then in g1: its g1 must be
+    reloaded too, or it would reuse worker 2's generation."""
+    path = store(tmp_path, "alice")
+    w1 = new_client(path, "alice")
+    bob = Client(Credential.basic(b"bob"), SignatureKeyPair.generate(SUITE), SUITE)
+    receivers = {}
+    for gid in (b"g1", b"g2"):
+        group = w1.create_group(group_id=gid)
+        result = group.add_members([bob.generate_key_package()])
+        group.merge_pending_commit()
+        assert result.welcome is not None
+        receivers[gid] = bob.join_group(result.welcome)
+    g1, g2 = w1.load_group(b"g1"), w1.load_group(b"g2")
+    w2_g1 = Client.open(path).load_group(b"g1")
+    wires = [
+        (b"g1", w2_g1.encrypt(b"worker 2 in g1")),
+        (b"g2", g2.encrypt(b"worker 1 in g2")),
+        (b"g1", g1.encrypt(b"worker 1 in g1")),
+    ]
+    for gid, wire in wires:
+        m = receivers[gid].process_message(wire)
+        assert isinstance(m, ApplicationMessage)
+
+
 def test_crash_at_random_points(tmp_path: Path, backend: str) -> None:
     """SIGKILL a loop of commits and messages 50 times; every restart recovers."""
     run_worker("setup", str(tmp_path))
