@@ -207,9 +207,7 @@ def run(
     finally:
         if postgres:
             _drop_schemas(postgres, prefix)
-    rows: list[Row] = [
-        (op, memory[op], sqlite[op], pgsql[op] if pgsql else None) for op in memory
-    ]
+    rows: list[Row] = [(op, memory[op], sqlite[op], pgsql[op] if pgsql else None) for op in memory]
     print(f"persistence cost, group of {n}, ciphersuite 0x{int(SUITE):04x}, median of runs")
     print(f"{'operation':<28} {'memory':>12} {'SQLite':>12} {'PostgreSQL':>12}")
     for op, mem, sql, pgv in rows:
@@ -236,9 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--messages", type=int, default=400, help="per throughput row")
-    parser.add_argument(
-        "--postgres", default=os.environ.get(POSTGRES_ENV), help="a PostgreSQL URL"
-    )
+    parser.add_argument("--postgres", default=os.environ.get(POSTGRES_ENV), help="a PostgreSQL URL")
     args = parser.parse_args(argv)
     warn_if_debug_build()
     run(args.members, args.runs, args.postgres, messages=args.messages)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benches.persistence import run
+
 from tests.core.pgtools import postgres_url
 
 

@@ -153,7 +153,10 @@ impl PgDb {
         let mut conn = Conn { client, stmts };
         let changes = conn
             .client
-            .query_one(&format!("SELECT changes FROM {}.meta WHERE id = 1", db.q()), &[])
+            .query_one(
+                &format!("SELECT changes FROM {}.meta WHERE id = 1", db.q()),
+                &[],
+            )
             .map_err(|e| db.error(e))?
             .try_get::<_, i64>(0)
             .map_err(|e| db.error(e))?;
@@ -670,11 +673,15 @@ mod tests {
 
     #[test]
     fn schema_parameter_is_ours_and_validated() {
-        let (rest, schema) = split_schema("postgresql://u@h/db?schema=s_1&connect_timeout=3").unwrap();
+        let (rest, schema) =
+            split_schema("postgresql://u@h/db?schema=s_1&connect_timeout=3").unwrap();
         assert_eq!(rest, "postgresql://u@h/db?connect_timeout=3");
         assert_eq!(schema, "s_1");
         let (rest, schema) = split_schema("postgres://u@h/db").unwrap();
-        assert_eq!((rest.as_str(), schema.as_str()), ("postgres://u@h/db", DEFAULT_SCHEMA));
+        assert_eq!(
+            (rest.as_str(), schema.as_str()),
+            ("postgres://u@h/db", DEFAULT_SCHEMA)
+        );
         for bad in ["Upper", "1x", "a-b", "x\"; DROP TABLE kv; --", ""] {
             let url = format!("postgresql://u@h/db?schema={bad}");
             assert!(split_schema(&url).is_err(), "{bad}");

@@ -22,7 +22,9 @@ def pg_admin() -> Iterator[Admin]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """Run the test with its stores in SQLite files, then in PostgreSQL schemas.
 
     The stores of a test are named by `tests.core.persistence_worker.store`; worker
