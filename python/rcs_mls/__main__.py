@@ -214,8 +214,6 @@ class _Demo:
             return  # traffic of a conversation this device is not in
         event = conversation.receive(delivery.cpim)
         self._read(device, event)
-        if isinstance(event, Rejected) and event.response is not None:
-            self.send(device, delivery.group_id, event.response)
         if isinstance(event, FileOffer):
             self._download(device, conversation, event)
 

@@ -396,6 +396,7 @@ class Client:
         ratchet_tree: _Bytes | None = None,
         config: GroupConfig | None = None,
         verify_leaf_lifetimes: bool = True,
+        replace_group: bool = False,
     ) -> Group: ...
     def stage_welcome(
         self,
@@ -404,6 +405,7 @@ class Client:
         ratchet_tree: _Bytes | None = None,
         config: GroupConfig | None = None,
         verify_leaf_lifetimes: bool = True,
+        replace_group: bool = False,
     ) -> StagedWelcome: ...
     def join_by_external_commit(
         self,
@@ -555,6 +557,8 @@ class RcsVerifiedProposal:
     def credential(self) -> Credential | None: ...
     @property
     def signature_key(self) -> bytes: ...
+    @property
+    def encryption_key(self) -> bytes: ...
 
 def rcs_verify_proposal(group: Group, message: _Bytes) -> RcsVerifiedProposal: ...
 def rcs_commit(
@@ -564,4 +568,9 @@ def rcs_commit(
     remove: list[int] = ...,
     group_context_extensions: list[_Extension] | None = None,
     welcome_extensions: list[_Extension] = ...,
+    proposals: list[bytes] = ...,
 ) -> CommitResult: ...
+def rcs_process_message(
+    group: Group, message: _Bytes, *, proposals: list[bytes] = ...
+) -> ApplicationMessage | ProposalMessage | StagedCommit: ...
+def rcs_proposal_ref(group: Group, message: _Bytes) -> bytes: ...

@@ -91,6 +91,18 @@ impl ClientCore {
         f()
     }
 
+    /// Erase a group's state and record (inside the caller's transaction).
+    pub fn erase_group(&self, group_id: &[u8]) -> Result<()> {
+        let gid = GroupId::from_slice(group_id);
+        let storage = self.provider.storage();
+        if let Some(mut g) = MlsGroup::load(storage, &gid).map_err(Error::from)? {
+            g.delete(storage).map_err(Error::from)?;
+        }
+        storage.delete_group(&gid)?;
+        storage.delete_app(&group_record_key(group_id))?;
+        Ok(())
+    }
+
     pub fn record_group(&self, group: &MlsGroup) -> Result<()> {
         Ok(self
             .provider
@@ -548,19 +560,17 @@ impl Client {
         let core = self.core.clone();
         py.detach(move || {
             core.run(|_| {
-                let gid = GroupId::from_slice(&group_id);
-                let storage = core.provider.storage();
-                if storage.get_app(&group_record_key(&group_id))?.is_none() {
+                if core
+                    .provider
+                    .storage()
+                    .get_app(&group_record_key(&group_id))?
+                    .is_none()
+                {
                     return Err(Error::InvalidArgument(
                         "no such group in this client's store".into(),
                     ));
                 }
-                if let Some(mut g) = MlsGroup::load(storage, &gid).map_err(Error::from)? {
-                    g.delete(storage).map_err(Error::from)?;
-                }
-                storage.delete_group(&gid)?;
-                storage.delete_app(&group_record_key(&group_id))?;
-                Ok(())
+                core.erase_group(&group_id)
             })
         })?;
         Ok(())
@@ -617,7 +627,7 @@ impl Client {
     /// `verify_leaf_lifetimes=False` accepts members whose leaf (never updated since
     /// their key package) has outlived its lifetime; RFC 9420 checks lifetimes when a
     /// member is added, and long-lived groups may carry such leaves.
-    #[pyo3(signature = (welcome, *, ratchet_tree=None, config=None, verify_leaf_lifetimes=true))]
+    #[pyo3(signature = (welcome, *, ratchet_tree=None, config=None, verify_leaf_lifetimes=true, replace_group=false))]
     fn join_group(
         &self,
         py: Python<'_>,
@@ -625,12 +635,14 @@ impl Client {
         ratchet_tree: Option<BytesIn>,
         config: Option<PyRef<'_, GroupConfig>>,
         verify_leaf_lifetimes: bool,
+        replace_group: bool,
     ) -> PyResult<Group> {
         let input = WelcomeInput {
             welcome: welcome.to_vec(),
             ratchet_tree: ratchet_tree.map(|t| t.to_vec()),
             join_config: ClientCore::join_config(config.as_deref()),
             verify_leaf_lifetimes,
+            replace_group,
         };
         let core = self.core.clone();
         let (group, _) = py.detach(|| crate::welcome::join(&core, &input))?;
@@ -640,8 +652,9 @@ impl Client {
     /// Process a Welcome without joining: the returned :class:`StagedWelcome` shows the
     /// group's members (credentials, signature keys) and extensions, so that they can
     /// be checked before :meth:`StagedWelcome.join` stores anything. Arguments as for
-    /// :meth:`join_group`.
-    #[pyo3(signature = (welcome, *, ratchet_tree=None, config=None, verify_leaf_lifetimes=true))]
+    /// :meth:`join_group`; ``replace_group=True`` lets the join replace a group of the
+    /// same id this client holds (erased in the join's transaction): a re-created group.
+    #[pyo3(signature = (welcome, *, ratchet_tree=None, config=None, verify_leaf_lifetimes=true, replace_group=false))]
     fn stage_welcome(
         &self,
         py: Python<'_>,
@@ -649,12 +662,14 @@ impl Client {
         ratchet_tree: Option<BytesIn>,
         config: Option<PyRef<'_, GroupConfig>>,
         verify_leaf_lifetimes: bool,
+        replace_group: bool,
     ) -> PyResult<StagedWelcomeOut> {
         let input = WelcomeInput {
             welcome: welcome.to_vec(),
             ratchet_tree: ratchet_tree.map(|t| t.to_vec()),
             join_config: ClientCore::join_config(config.as_deref()),
             verify_leaf_lifetimes,
+            replace_group,
         };
         StagedWelcomeOut::stage(py, self.core.clone(), input)
     }

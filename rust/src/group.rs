@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use openmls::ciphersuite::hash_ref::ProposalRef;
 use openmls::messages::group_info::GroupInfo;
 use openmls::prelude::*;
 use openmls::schedule::{ExternalPsk, PreSharedKeyId, Psk};
@@ -946,6 +947,125 @@ impl Group {
     }
 }
 
+impl Group {
+    /// [`Group::process_message`], with proposals queued by `queue` (in the same store
+    /// transaction) before the message is processed and taken out again after: the
+    /// references `queue` returns are removed from the proposal store whatever happens.
+    /// The RCC.16 code queues the bare proposals OpenMLS cannot decode this way, so that
+    /// a commit referencing them can be processed.
+    pub(crate) fn process_around(
+        &self,
+        py: Python<'_>,
+        message: &[u8],
+        queue: impl FnOnce(&mut MlsGroup, &ClientCore) -> Result<Vec<ProposalRef>> + Send,
+    ) -> PyResult<Py<PyAny>> {
+        let processed = self.with_keep(
+            py,
+            move |g, c| {
+                let queued = queue(g, c)?;
+                let result = Self::process_inner(g, c, message);
+                for r in &queued {
+                    // Gone already when the commit consumed it.
+                    let _ = g.remove_pending_proposal(c.provider.storage(), r);
+                }
+                result
+            },
+            |p| !matches!(p, Processed::Commit { .. }),
+        )?;
+        Ok(match processed {
+            Processed::App {
+                sender,
+                identity,
+                credential,
+                plaintext,
+                aad,
+                epoch,
+            } => Py::new(
+                py,
+                ApplicationMessageOut {
+                    sender_leaf_index: sender,
+                    sender_identity: PyBytes::new(py, &identity).unbind(),
+                    sender_credential: Py::new(py, Credential { inner: credential })?,
+                    plaintext: PyBytes::new(py, &plaintext).unbind(),
+                    authenticated_data: PyBytes::new(py, &aad).unbind(),
+                    epoch,
+                },
+            )?
+            .into_any(),
+            Processed::Proposal {
+                sender,
+                identity,
+                proposal_type,
+                proposal_ref,
+                aad,
+                epoch,
+                removed,
+                added_identity,
+            } => Py::new(
+                py,
+                ProposalMessageOut {
+                    sender_leaf_index: sender,
+                    sender_identity: PyBytes::new(py, &identity).unbind(),
+                    proposal_type,
+                    proposal_ref: PyBytes::new(py, &proposal_ref).unbind(),
+                    authenticated_data: PyBytes::new(py, &aad).unbind(),
+                    epoch,
+                    removed_leaf_index: removed,
+                    added_identity: added_identity.map(|a| PyBytes::new(py, &a).unbind()),
+                },
+            )?
+            .into_any(),
+            Processed::Commit {
+                staged,
+                group_id,
+                from_epoch,
+                sender,
+                identity,
+                added,
+                removed,
+                external_joiner,
+                credential_changes,
+                updated,
+                psk_ids,
+                self_removed,
+                has_path,
+                gce_changed,
+                new_extensions,
+                aad,
+            } => Py::new(
+                py,
+                StagedCommitOut {
+                    epoch: staged.epoch().as_u64(),
+                    staged: Mutex::new(Some(*staged)),
+                    group_id,
+                    from_epoch,
+                    sender_leaf_index: sender,
+                    sender_identity: PyBytes::new(py, &identity).unbind(),
+                    added: members_into_py(py, added)?,
+                    removed,
+                    is_external: external_joiner.is_some(),
+                    external_joiner: external_joiner.map(|m| m.into_py(py)).transpose()?,
+                    credential_changes: credential_changes
+                        .into_iter()
+                        .map(|c| c.into_py(py))
+                        .collect::<PyResult<_>>()?,
+                    updated,
+                    psk_ids: psk_ids
+                        .iter()
+                        .map(|p| PyBytes::new(py, p).unbind())
+                        .collect(),
+                    self_removed,
+                    has_path,
+                    group_context_extensions_changed: gce_changed,
+                    group_context_extensions: new_extensions,
+                    authenticated_data: PyBytes::new(py, &aad).unbind(),
+                },
+            )?
+            .into_any(),
+        })
+    }
+}
+
 #[pymethods]
 impl Group {
     // ----- inspection ---------------------------------------------------------------
@@ -1099,102 +1219,7 @@ impl Group {
     /// Returns an ApplicationMessage, a ProposalMessage (stored as pending) or a
     /// StagedCommit (to merge with :meth:`merge_staged_commit`).
     fn process_message(&self, py: Python<'_>, message: BytesIn) -> PyResult<Py<PyAny>> {
-        let processed = self.with_keep(
-            py,
-            move |g, c| Self::process_inner(g, c, &message),
-            |p| !matches!(p, Processed::Commit { .. }),
-        )?;
-        Ok(match processed {
-            Processed::App {
-                sender,
-                identity,
-                credential,
-                plaintext,
-                aad,
-                epoch,
-            } => Py::new(
-                py,
-                ApplicationMessageOut {
-                    sender_leaf_index: sender,
-                    sender_identity: PyBytes::new(py, &identity).unbind(),
-                    sender_credential: Py::new(py, Credential { inner: credential })?,
-                    plaintext: PyBytes::new(py, &plaintext).unbind(),
-                    authenticated_data: PyBytes::new(py, &aad).unbind(),
-                    epoch,
-                },
-            )?
-            .into_any(),
-            Processed::Proposal {
-                sender,
-                identity,
-                proposal_type,
-                proposal_ref,
-                aad,
-                epoch,
-                removed,
-                added_identity,
-            } => Py::new(
-                py,
-                ProposalMessageOut {
-                    sender_leaf_index: sender,
-                    sender_identity: PyBytes::new(py, &identity).unbind(),
-                    proposal_type,
-                    proposal_ref: PyBytes::new(py, &proposal_ref).unbind(),
-                    authenticated_data: PyBytes::new(py, &aad).unbind(),
-                    epoch,
-                    removed_leaf_index: removed,
-                    added_identity: added_identity.map(|a| PyBytes::new(py, &a).unbind()),
-                },
-            )?
-            .into_any(),
-            Processed::Commit {
-                staged,
-                group_id,
-                from_epoch,
-                sender,
-                identity,
-                added,
-                removed,
-                external_joiner,
-                credential_changes,
-                updated,
-                psk_ids,
-                self_removed,
-                has_path,
-                gce_changed,
-                new_extensions,
-                aad,
-            } => Py::new(
-                py,
-                StagedCommitOut {
-                    epoch: staged.epoch().as_u64(),
-                    staged: Mutex::new(Some(*staged)),
-                    group_id,
-                    from_epoch,
-                    sender_leaf_index: sender,
-                    sender_identity: PyBytes::new(py, &identity).unbind(),
-                    added: members_into_py(py, added)?,
-                    removed,
-                    is_external: external_joiner.is_some(),
-                    external_joiner: external_joiner.map(|m| m.into_py(py)).transpose()?,
-                    credential_changes: credential_changes
-                        .into_iter()
-                        .map(|c| c.into_py(py))
-                        .collect::<PyResult<_>>()?,
-                    updated,
-                    psk_ids: psk_ids
-                        .iter()
-                        .map(|p| PyBytes::new(py, p).unbind())
-                        .collect(),
-                    self_removed,
-                    has_path,
-                    group_context_extensions_changed: gce_changed,
-                    group_context_extensions: new_extensions,
-                    authenticated_data: PyBytes::new(py, &aad).unbind(),
-                },
-            )?
-            .into_any(),
-        })
+        self.process_around(py, &message, |_, _| Ok(Vec::new()))
     }
 
     /// Apply a staged commit returned by :meth:`process_message`; the group moves

@@ -10,6 +10,7 @@ mod interop;
 mod key_packages;
 mod pg_storage;
 mod provider;
+mod rcs_by_reference;
 mod rcs_gaps;
 mod storage;
 mod types;

@@ -57,11 +57,11 @@ pub const PROPOSAL_SELF_REMOVE: u16 = 0xF003;
 pub const PROPOSAL_SERVER_REMOVE: u16 = 0xF004;
 
 const MLS10: u16 = 1;
-const WIRE_PUBLIC: u16 = 1;
+pub(crate) const WIRE_PUBLIC: u16 = 1;
 const WIRE_PRIVATE: u16 = 2;
 const CONTENT_PROPOSAL: u8 = 2;
-const SENDER_MEMBER: u8 = 1;
-const SENDER_EXTERNAL: u8 = 2;
+pub(crate) const SENDER_MEMBER: u8 = 1;
+pub(crate) const SENDER_EXTERNAL: u8 = 2;
 const LABEL_PREFIX: &str = "MLS 1.0 ";
 
 // ---------------------------------------------------------------------------------------
@@ -395,7 +395,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn put_vl(out: &mut Vec<u8>, data: &[u8]) -> Result<()> {
+pub(crate) fn put_vl(out: &mut Vec<u8>, data: &[u8]) -> Result<()> {
     VLBytes::from(data.to_vec())
         .tls_serialize(out)
         .map(|_| ())
@@ -568,23 +568,23 @@ fn bare_body_len(proposal_type: u16) -> Option<usize> {
     }
 }
 
-struct BareProposal<'a> {
-    group_id: &'a [u8],
-    epoch: u64,
-    sender_type: u8,
-    sender_index: u32,
-    authenticated_data: &'a [u8],
-    proposal_type: u16,
-    body: &'a [u8],
+pub(crate) struct BareProposal<'a> {
+    pub(crate) group_id: &'a [u8],
+    pub(crate) epoch: u64,
+    pub(crate) sender_type: u8,
+    pub(crate) sender_index: u32,
+    pub(crate) authenticated_data: &'a [u8],
+    pub(crate) proposal_type: u16,
+    pub(crate) body: &'a [u8],
     /// The FramedContent bytes (signed and MACed).
-    content: &'a [u8],
-    signature: &'a [u8],
-    membership_tag: Option<&'a [u8]>,
+    pub(crate) content: &'a [u8],
+    pub(crate) signature: &'a [u8],
+    pub(crate) membership_tag: Option<&'a [u8]>,
 }
 
 /// Parse a PublicMessage whose content is one proposal: bare for the RCC.16 types, in the
 /// RFC 9420 encoding for the others.
-fn parse_bare(data: &[u8]) -> Result<BareProposal<'_>> {
+pub(crate) fn parse_bare(data: &[u8]) -> Result<BareProposal<'_>> {
     let mut r = Reader::new(data);
     if r.u16()? != MLS10 {
         return Err(Error::Parse("not an MLS 1.0 message".into()));
@@ -775,17 +775,20 @@ fn external_sender_key(g: &MlsGroup, index: u32) -> Result<Vec<u8>> {
 
 /// A verified proposal, without the GIL.
 pub struct VerifiedProposal {
-    sender_type: u8,
-    sender_index: u32,
-    proposal_type: u16,
-    body: Vec<u8>,
-    authenticated_data: Vec<u8>,
-    epoch: u64,
-    credential: Option<openmls::prelude::Credential>,
-    signature_key: Vec<u8>,
+    pub(crate) sender_type: u8,
+    pub(crate) sender_index: u32,
+    pub(crate) proposal_type: u16,
+    pub(crate) body: Vec<u8>,
+    pub(crate) authenticated_data: Vec<u8>,
+    pub(crate) epoch: u64,
+    pub(crate) credential: Option<openmls::prelude::Credential>,
+    pub(crate) signature_key: Vec<u8>,
+    /// The member sender's leaf encryption key in that epoch (empty for an external one):
+    /// with the signature key, it tells whether a leaf still holds the same leaf node.
+    pub(crate) encryption_key: Vec<u8>,
 }
 
-fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProposal> {
+pub(crate) fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProposal> {
     let p = parse_bare(data)?;
     if p.group_id != g.group_id().as_slice() {
         return Err(Error::Validation("the message is for another group".into()));
@@ -793,6 +796,7 @@ fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProp
     let suite = g.ciphersuite();
     let current = g.epoch().as_u64();
     let crypto = c.provider.crypto();
+    let mut encryption_key = Vec::new();
     let (key, context, credential) = if p.sender_type == SENDER_MEMBER {
         let (secrets, past_leaves) = secrets_for_epoch(g, c, p.epoch)?.ok_or_else(|| {
             Error::WrongEpoch(format!(
@@ -828,6 +832,7 @@ fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProp
         if !bool::from(expected.as_slice().ct_eq(tag)) {
             return Err(Error::InvalidSignature("invalid membership tag".into()));
         }
+        encryption_key = member.encryption_key;
         (member.signature_key, Some(context), Some(member.credential))
     } else {
         if p.epoch != current {
@@ -855,6 +860,7 @@ fn verify_bare(g: &MlsGroup, c: &ClientCore, data: &[u8]) -> Result<VerifiedProp
         epoch: p.epoch,
         credential,
         signature_key: key,
+        encryption_key,
     })
 }
 
@@ -1080,6 +1086,9 @@ pub struct VerifiedProposalOut {
     /// The key the signature verified with (the sender's in that epoch).
     #[pyo3(get)]
     signature_key: Py<PyBytes>,
+    /// The member sender's leaf encryption key in that epoch (empty for an external one).
+    #[pyo3(get)]
+    encryption_key: Py<PyBytes>,
 }
 
 #[pymethods]
@@ -1116,6 +1125,7 @@ fn rcs_verify_proposal(
             .map(|inner| Py::new(py, Credential { inner }))
             .transpose()?,
         signature_key: PyBytes::new(py, &v.signature_key).unbind(),
+        encryption_key: PyBytes::new(py, &v.encryption_key).unbind(),
     })
 }
 
@@ -1124,7 +1134,7 @@ fn rcs_verify_proposal(
 /// (subject key 0xF005, icon key 0xF003). The commit's own GroupInfo would carry them too,
 /// so none is returned: export one with `Group.export_group_info` after the merge.
 #[pyfunction]
-#[pyo3(signature = (group, *, add=Vec::new(), remove=Vec::new(), group_context_extensions=None, welcome_extensions=Vec::new()))]
+#[pyo3(signature = (group, *, add=Vec::new(), remove=Vec::new(), group_context_extensions=None, welcome_extensions=Vec::new(), proposals=Vec::new()))]
 fn rcs_commit(
     py: Python<'_>,
     group: PyRef<'_, Group>,
@@ -1132,6 +1142,7 @@ fn rcs_commit(
     remove: Vec<u32>,
     group_context_extensions: Option<Vec<(u16, Vec<u8>)>>,
     welcome_extensions: Vec<(u16, Vec<u8>)>,
+    proposals: Vec<Vec<u8>>,
 ) -> PyResult<CommitResult> {
     let adds: Vec<openmls::prelude::KeyPackage> = add.iter().map(|k| k.inner.clone()).collect();
     let gce = group_context_extensions
@@ -1163,35 +1174,74 @@ fn rcs_commit(
                 return Err(Error::InvalidArgument(format!("no member at leaf {r}")));
             }
         }
-        let mut builder = g
-            .commit_builder()
-            .consume_proposal_store(true)
-            .propose_adds(adds)
-            .propose_removals(remove.into_iter().map(LeafNodeIndex::new));
-        if let Some(exts) = gce {
-            builder = builder
-                .propose_group_context_extensions(exts)
-                .map_err(classify)?;
-        }
-        let mut loaded = builder.load_psks(c.provider.storage()).map_err(classify)?;
-        if !gi_exts.is_empty() {
-            loaded = loaded
-                .create_group_info_with_extensions(gi_exts)
-                .map_err(|e| Error::InvalidArgument(format!("GroupInfo extensions: {e}")))?;
-        }
-        let bundle = loaded
-            .build(c.provider.rand(), c.provider.crypto(), &*c.signer, |_| true)
-            .map_err(classify)?
-            .stage_commit(&c.provider)
-            .map_err(classify)?;
-        let mut bytes = CommitBytes::from_bundle(bundle)?;
+        // Bare leave requests are committed by reference: queued for this commit only.
+        let queued = crate::rcs_by_reference::queue(g, c, &proposals)?;
+        let bundle = (|| {
+            let mut builder = g
+                .commit_builder()
+                .consume_proposal_store(true)
+                .propose_adds(adds)
+                .propose_removals(remove.into_iter().map(LeafNodeIndex::new));
+            if let Some(exts) = gce {
+                builder = builder
+                    .propose_group_context_extensions(exts)
+                    .map_err(classify)?;
+            }
+            let mut loaded = builder.load_psks(c.provider.storage()).map_err(classify)?;
+            if !gi_exts.is_empty() {
+                loaded = loaded
+                    .create_group_info_with_extensions(gi_exts)
+                    .map_err(|e| Error::InvalidArgument(format!("GroupInfo extensions: {e}")))?;
+            }
+            loaded
+                .build(c.provider.rand(), c.provider.crypto(), &*c.signer, |_| true)
+                .map_err(classify)?
+                .stage_commit(&c.provider)
+                .map_err(classify)
+        })();
+        crate::rcs_by_reference::unqueue(g, c, &queued);
+        let mut bytes = CommitBytes::from_bundle(bundle?)?;
         bytes.group_info = None;
         Ok(bytes)
     })?;
     Ok(out.into_py(py))
 }
 
+/// The RFC 9420 proposal reference (§5.2) of a proposal PublicMessage of this group's
+/// ciphersuite, bare RCC.16 proposals included: what a commit by reference names.
+#[pyfunction]
+fn rcs_proposal_ref<'py>(
+    py: Python<'py>,
+    group: PyRef<'_, Group>,
+    message: BytesIn,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let r = group.with(py, |g, c| {
+        let p = parse_bare(&message)?;
+        crate::rcs_by_reference::proposal_ref(&p, g.ciphersuite(), c)
+    })?;
+    Ok(PyBytes::new(py, r.as_slice()))
+}
+
+/// :meth:`Group.process_message` for a group whose members may commit RCC.16 leave
+/// requests by reference: ``proposals`` are the bare SelfRemove (0xF003) and ServerRemove
+/// (0xF004) PublicMessages of the current epoch received so far (verified again here),
+/// made available to a commit that references them.
+#[pyfunction]
+#[pyo3(signature = (group, message, *, proposals=Vec::new()))]
+fn rcs_process_message(
+    py: Python<'_>,
+    group: PyRef<'_, Group>,
+    message: BytesIn,
+    proposals: Vec<Vec<u8>>,
+) -> PyResult<Py<PyAny>> {
+    group.process_around(py, &message, move |g, c| {
+        crate::rcs_by_reference::queue(g, c, &proposals)
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(rcs_process_message, m)?)?;
+    m.add_function(wrap_pyfunction!(rcs_proposal_ref, m)?)?;
     m.add_class::<VerifiedProposalOut>()?;
     m.add_function(wrap_pyfunction!(rcs_next_generation, m)?)?;
     m.add_function(wrap_pyfunction!(rcs_encrypt_with_generation, m)?)?;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use openmls::prelude::*;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use tls_codec::Deserialize as _;
+use tls_codec::{Deserialize as _, Serialize as _};
 
 use crate::client::ClientCore;
 use crate::error::{classify, Error, Result};
@@ -20,23 +20,27 @@ pub struct WelcomeInput {
     pub ratchet_tree: Option<Vec<u8>>,
     pub join_config: MlsGroupJoinConfig,
     pub verify_leaf_lifetimes: bool,
+    /// Replace a group of the same id this client holds (erased first, in the same
+    /// transaction), instead of refusing.
+    pub replace_group: bool,
 }
 
-/// What a Welcome leads to, read from the group it builds.
+/// What a Welcome leads to, read from the staged group (nothing stored).
 struct Inspection {
     group_id: Vec<u8>,
     epoch: u64,
     own_leaf_index: u32,
     sender_leaf_index: u32,
-    epoch_authenticator: Vec<u8>,
+    /// The serialized GroupContext: it names the epoch's tree and transcript hashes.
+    context: Vec<u8>,
     members: Vec<MemberData>,
     group_context_extensions: Vec<(u16, Vec<u8>)>,
     group_info_extensions: Vec<(u16, Vec<u8>)>,
 }
 
-/// Build the group a Welcome leads to (inside the caller's store transaction), with the
+/// Stage the group a Welcome leads to (inside the caller's store transaction), with the
 /// GroupInfo extensions the Welcome carried.
-fn build(core: &ClientCore, input: &WelcomeInput) -> Result<(MlsGroup, Vec<Extension>, u32)> {
+fn stage(core: &ClientCore, input: &WelcomeInput) -> Result<(StagedWelcome, Vec<Extension>)> {
     let msg = MlsMessageIn::tls_deserialize_exact(&*input.welcome)
         .map_err(|e| Error::Parse(format!("not an MLSMessage: {e}")))?;
     let MlsMessageBodyIn::Welcome(welcome) = msg.extract() else {
@@ -68,38 +72,65 @@ fn build(core: &ClientCore, input: &WelcomeInput) -> Result<(MlsGroup, Vec<Exten
     if !input.verify_leaf_lifetimes {
         builder = builder.skip_lifetime_validation();
     }
-    let staged = builder.build().map_err(classify)?;
-    let sender = staged.welcome_sender_index().u32();
+    if input.replace_group {
+        builder = builder.replace_old_group();
+    }
+    Ok((builder.build().map_err(classify)?, extensions))
+}
+
+fn context_bytes(staged: &StagedWelcome) -> Result<Vec<u8>> {
+    staged
+        .group_context()
+        .tls_serialize_detached()
+        .map_err(|e| Error::Library(format!("GroupContext: {e}")))
+}
+
+/// Build the group and record it; a group of the same id is erased first when the input
+/// says to replace it, else refused.
+fn build(core: &ClientCore, input: &WelcomeInput, staged: StagedWelcome) -> Result<MlsGroup> {
+    let id = staged.group_context().group_id().clone();
+    if MlsGroup::load(core.provider.storage(), &id)
+        .map_err(|e| Error::Storage(e.to_string()))?
+        .is_some()
+    {
+        if !input.replace_group {
+            return Err(Error::GroupState(
+                "this client already holds a group with this id".into(),
+            ));
+        }
+        core.erase_group(id.as_slice())?;
+    }
     let group = staged.into_group(&core.provider).map_err(classify)?;
-    Ok((group, extensions, sender))
+    core.record_group(&group)?;
+    Ok(group)
 }
 
 /// Join for good: the group is built and recorded in one store transaction.
 pub fn join(core: &ClientCore, input: &WelcomeInput) -> Result<(MlsGroup, Vec<Extension>)> {
     core.run(|_| {
-        let (group, extensions, _) = build(core, input)?;
-        core.record_group(&group)?;
-        Ok((group, extensions))
+        let (staged, extensions) = stage(core, input)?;
+        Ok((build(core, input, staged)?, extensions))
     })
 }
 
 fn inspect(core: &ClientCore, input: &WelcomeInput) -> Result<Inspection> {
-    // Built in a transaction that is rolled back: nothing is stored and the key package
+    // Staged in a transaction that is rolled back: nothing is stored and the key package
     // the Welcome is encrypted to stays available for the real join.
     core.run_keep(
         |_| {
-            let (group, extensions, sender) = build(core, input)?;
+            let (staged, extensions) = stage(core, input)?;
+            let context = staged.group_context();
             Ok(Inspection {
-                group_id: group.group_id().as_slice().to_vec(),
-                epoch: group.epoch().as_u64(),
-                own_leaf_index: group.own_leaf_index().u32(),
-                sender_leaf_index: sender,
-                epoch_authenticator: group.epoch_authenticator().as_slice().to_vec(),
-                members: group
+                group_id: context.group_id().as_slice().to_vec(),
+                epoch: context.epoch().as_u64(),
+                own_leaf_index: staged.own_leaf_index().u32(),
+                sender_leaf_index: staged.welcome_sender_index().u32(),
+                context: context_bytes(&staged)?,
+                members: staged
                     .members()
                     .map(|m| MemberData::from_member(&m))
                     .collect(),
-                group_context_extensions: extensions_to_pairs_inner(group.extensions().iter())?,
+                group_context_extensions: extensions_to_pairs_inner(context.extensions().iter())?,
                 group_info_extensions: extensions_to_pairs_inner(extensions.iter())?,
             })
         },
@@ -113,7 +144,7 @@ fn inspect(core: &ClientCore, input: &WelcomeInput) -> Result<Inspection> {
 pub struct StagedWelcomeOut {
     core: Arc<ClientCore>,
     input: WelcomeInput,
-    epoch_authenticator: Vec<u8>,
+    context: Vec<u8>,
     joined: Mutex<bool>,
     #[pyo3(get)]
     group_id: Py<PyBytes>,
@@ -141,7 +172,7 @@ impl StagedWelcomeOut {
         Ok(Self {
             core,
             input,
-            epoch_authenticator: seen.epoch_authenticator,
+            context: seen.context,
             joined: Mutex::new(false),
             group_id: PyBytes::new(py, &seen.group_id).unbind(),
             epoch: seen.epoch,
@@ -163,12 +194,13 @@ impl StagedWelcomeOut {
     /// Join the group this Welcome was inspected for (one store transaction).
     ///
     /// Raises:
-    ///     GroupStateError: already joined, or the Welcome no longer leads to the group
-    ///         that was inspected (its key package was used or deleted since).
+    ///     GroupStateError: already joined, the client holds a group with this id (delete
+    ///         it first), or the Welcome no longer leads to the group that was inspected
+    ///         (its key package was used or deleted since).
     fn join(&self, py: Python<'_>) -> PyResult<Group> {
         let core = &self.core;
         let input = &self.input;
-        let expected = &self.epoch_authenticator;
+        let expected = &self.context;
         let joined = &self.joined;
         let group = py.detach(|| -> Result<MlsGroup> {
             let mut joined = joined
@@ -178,14 +210,13 @@ impl StagedWelcomeOut {
                 return Err(Error::GroupState("this Welcome was already joined".into()));
             }
             let group = core.run(|_| {
-                let (group, _, _) = build(core, input)?;
-                if group.epoch_authenticator().as_slice() != expected.as_slice() {
+                let (staged, _) = stage(core, input)?;
+                if context_bytes(&staged)? != *expected {
                     return Err(Error::GroupState(
                         "the Welcome no longer leads to the group that was inspected".into(),
                     ));
                 }
-                core.record_group(&group)?;
-                Ok(group)
+                build(core, input, staged)
             })?;
             *joined = true;
             Ok(group)

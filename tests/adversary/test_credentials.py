@@ -1,6 +1,6 @@
 """Credentials: every leaf that enters a conversation, or replaces one, carries a valid
 RCS certificate for its own signature key, with a ``tel:`` identity that a replacement
-keeps (docs/threat-model.md, rows C1-C8)."""
+keeps (docs/threat-model.md, rows C1-C9; C10-C11 are in test_review.py)."""
 
 from __future__ import annotations
 
@@ -117,9 +117,8 @@ def test_member_adds_a_forged_key_package(net: Net, peer: MlsRsPeer) -> None:
     for c in (conv, bob_conv):
         event = assert_rejected(inject(c, commit), "does not certify")
         assert event.failure is MlsClientFailureReason.INVALID_CREDENTIAL
-        # Carol verifiably made it: the report to her is signed.
-        assert event.response is not None
-    report = carol_conv.receive(event.response.cpim)
+    # Bob tells Carol why (a signed report, sent by the application).
+    report = carol_conv.receive(bob_conv.failure_report(event).cpim)
     assert isinstance(report, FailureReport) and report.sender == BOB
     carol_conv.group.clear_pending_commit()
     still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))

@@ -1,7 +1,7 @@
 """External commits: the delivery service holds every GroupInfo (RCC.16 keeps it there for
 self-heal), so anyone it lends one to can build an external commit. Only a device of a
 participant, with a certificate that certifies its own key, gets in (docs/threat-model.md,
-rows E1-E6)."""
+rows E1-E5; E6-E8 are in test_review.py)."""
 
 from __future__ import annotations
 

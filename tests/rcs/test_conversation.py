@@ -97,7 +97,8 @@ class Dev:
         for delivery in self.net.relay.fetch(self.device):
             conv = self.convs.get(delivery.group_id)
             if Conversation.is_welcome(delivery.cpim):
-                if conv is not None:
+                if conv is not None and conv.active:  # a new era of this conversation
+                    got.append(conv.receive(delivery.cpim))
                     continue
                 try:
                     conv = Conversation.join(
@@ -111,10 +112,7 @@ class Dev:
                 continue
             if conv is None:
                 continue
-            event = conv.receive(delivery.cpim)
-            got.append(event)
-            if isinstance(event, Rejected) and event.response is not None:
-                self.send(conv, event.response)
+            got.append(conv.receive(delivery.cpim))
         self.events.extend(got)
         return got
 
@@ -391,7 +389,8 @@ def test_a_commit_adding_an_untrusted_member_is_refused(net: Net) -> None:
     alice.send(conv, lax.add_participants([stranger.generate_key_package()]))
     (event,) = bob.pump()
     assert isinstance(event, Rejected) and "credential" in event.reason
-    assert event.response is not None  # invalid-credential, back to Alice
+    assert event.failure is MlsClientFailureReason.INVALID_CREDENTIAL
+    bob.send(bob.convs["grp"], bob.convs["grp"].failure_report(event))  # back to Alice
     (report,) = alice.pump()
     assert isinstance(report, FailureReport)
     assert report.reason is MlsClientFailureReason.INVALID_CREDENTIAL
@@ -470,13 +469,10 @@ def test_failed_to_decrypt_gets_a_negative_receipt(net: Net) -> None:
     # Carol gets a message from before she joined: she holds no key for it.
     event = carol.convs["grp"].receive(early.cpim)
     assert isinstance(event, Rejected) and event.message_id == early.message_id
-    # Nothing authenticated that message: no report is signed on its own...
-    assert event.response is None
+    # Nothing is signed on its own; the application reports the failure once self-heal
+    # did not help (RCC.16 §7).
     assert event.failure is MlsClientFailureReason.FAILED_TO_DECRYPT
-    # ... the application sends one, once self-heal did not help (RCC.16 §7).
-    response = carol.convs["grp"].send_receipt(
-        early.message_id, ImdnStatus.FAILED, reason=event.failure
-    )
+    response = carol.convs["grp"].failure_report(event)
     assert response.content_type == "message/imdn+xml"
     carol.send(carol.convs["grp"], response)
     (report,) = alice.pump()
@@ -504,7 +500,7 @@ def test_required_headers(net: Net, mutate: Callable[[bytes], bytes]) -> None:
     conv = alice.start([bob])
     sent = conv.send_text("hi")
     event = bob.convs[conv.group_id].receive(mutate(sent.cpim))
-    assert isinstance(event, Rejected) and event.response is None
+    assert isinstance(event, Rejected) and event.failure is None
     # The message itself is intact and still readable.
     event = bob.convs[conv.group_id].receive(sent.cpim)
     assert isinstance(event, TextMessage) and event.text == "hi"
@@ -570,9 +566,12 @@ def test_server_remove(net: Net) -> None:
     proposal = rcs_create_external_proposal(
         server_keys, b"grp", conv.epoch, 0, profile.PROPOSAL_SERVER_REMOVE, leaf.to_bytes(4, "big")
     )
-    cpim = conv._cpim("MxServerRemoveServerRemov", "message/mls-rcs-client", proposal)
-    event = conv.receive(cpim)
-    assert isinstance(event, LeaveRequest) and event.leaf_index == leaf and event.sender is None
+    # The server sends it to every member; Alice commits it by reference.
+    cpim = conv._cpim("MxServerRemoveServerRemov", "message/mls-rcs-server", proposal)
+    for c in (conv, bob.convs["grp"], carol.convs["grp"]):
+        event = c.receive(cpim)
+        assert isinstance(event, LeaveRequest) and event.leaf_index == leaf
+        assert event.sender is None
     alice.commit(conv, lambda: leaves(conv))
     (event,) = carol.pump()
     assert isinstance(event, MembershipChange) and event.removed_self

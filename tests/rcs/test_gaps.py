@@ -16,6 +16,7 @@ from rcs_mls import (
     Credential,
     Group,
     GroupConfig,
+    ProposalMessage,
     SignatureKeyPair,
     StagedCommit,
 )
@@ -399,3 +400,70 @@ def test_sender_data_of_garbage(data: bytes) -> None:
 
 
 _SHARED = group_of(1)
+
+
+# --- bare leave requests committed by reference ---------------------------------------------
+
+
+def test_self_remove_committed_by_reference() -> None:
+    """A bare 0xF003 is committed by reference (RCC.16 §8): the committer and every
+    member, the leaver included, process the commit; the leaver learns it was removed."""
+    a, b, c = group_of(3)
+    leave = n.rcs_create_proposal(c, 0xF003)
+    result = n.rcs_commit(a, proposals=[leave])
+    # The commit carries the reference, not the proposal.
+    reference = n.rcs_proposal_ref(a, leave)
+    assert reference in result.commit and leave not in result.commit
+    a.merge_pending_commit()
+    staged = n.rcs_process_message(b, result.commit, proposals=[leave])
+    assert isinstance(staged, StagedCommit) and staged.removed == [2]
+    b.merge_staged_commit(staged)
+    own = n.rcs_process_message(c, result.commit, proposals=[leave])
+    assert isinstance(own, StagedCommit) and own.self_removed
+    c.merge_staged_commit(own)
+    assert not c.is_active
+    assert a.epoch_authenticator == b.epoch_authenticator and b.member(2) is None
+    # The stand-ins never stay in the store: sending works at once.
+    wire, _ = n.rcs_encrypt_with_generation(b, FRAME)
+    assert isinstance(a.process_message(wire), ApplicationMessage)
+
+
+def test_by_reference_commit_needs_the_proposal() -> None:
+    """A member that never received the SelfRemove cannot process the commit (and says
+    so); given it, it can."""
+    a, b, c = group_of(3)
+    leave = n.rcs_create_proposal(c, 0xF003)
+    result = n.rcs_commit(a, proposals=[leave])
+    with pytest.raises(ValidationError):
+        n.rcs_process_message(b, result.commit)
+    assert b.epoch == 1 and not b.pending_proposals
+    staged = n.rcs_process_message(b, result.commit, proposals=[leave])
+    assert isinstance(staged, StagedCommit) and staged.removed == [2]
+
+
+def test_proposal_ref_agrees_with_openmls() -> None:
+    """Our RFC 9420 §5.2 reference of a proposal equals the one OpenMLS computes."""
+    a, b = group_of(2)
+    for message in (a.propose_remove(1), a.propose_self_update(), a.leave_via_self_remove()):
+        processed = b.process_message(message)
+        assert isinstance(processed, ProposalMessage)
+        assert n.rcs_proposal_ref(b, message) == processed.proposal_ref
+        b.clear_pending_proposals()
+
+
+def test_stand_ins_are_checked() -> None:
+    """Only a verified SelfRemove or ServerRemove of the current epoch is queued."""
+    a, b, c = group_of(3)
+    with pytest.raises(InvalidArgumentError):
+        n.rcs_commit(a, proposals=[n.rcs_create_proposal(c, 0xF002)])
+    forged = bytearray(n.rcs_create_proposal(c, 0xF003))
+    forged[-40] ^= 1
+    with pytest.raises(InvalidSignatureError):
+        n.rcs_commit(a, proposals=[bytes(forged)])
+    old = n.rcs_create_proposal(c, 0xF003)
+    result = a.self_update()
+    a.merge_pending_commit()
+    deliver(result.commit, [b, c])
+    with pytest.raises(WrongEpochError):
+        n.rcs_commit(a, proposals=[old])
+    assert not a.has_pending_commit and not a.pending_proposals

@@ -28,12 +28,18 @@
 //! | op                     | arguments                                              | result                                   |
 //! |------------------------|--------------------------------------------------------|------------------------------------------|
 //! | `ping`                 |                                                        | `pong`                                   |
-//! | `create_client`        | `identity`, `suite`, `encrypt_handshake?`, `ratchet_tree_extension?`, `padding?`, `x509_chain?`, `signature_secret_key?`, `extension_types?`, `proposal_types?`, `permissive_identity?` | `client`, `signature_key` |
-//! | `key_package`          | `client`                                               | `key_package`                            |
-//! | `create_group`         | `client`, `group_id?`                                  | `group`, `group_id`                      |
+//! | `create_client`        | `identity`, `suite`, `encrypt_handshake?`, `ratchet_tree_extension?`, `padding?`, `x509_chain?`, `signature_secret_key?`, `extension_types?`, `proposal_types?`, `permissive_identity?`, `rcc16?` | `client`, `signature_key` |
+//! | `key_package`          | `client`, `last_resort?`                               | `key_package`                            |
+//! | `create_group`         | `client`, `group_id?`, `extensions?` ([type, hex] pairs), `required_extensions?`, `required_proposals?`, `external_senders?` | `group`, `group_id` |
+//! | `external_proposal`    | `suite`, `signature_secret_key`, `identity` or `x509_chain`, `group_info`, `ratchet_tree?`, `proposal_type`, `data?`, `authenticated_data?`, `extension_types?`, `proposal_types?` | `proposal` |
 //! | `join`                 | `client`, `welcome`, `ratchet_tree?`                   | `group` + state                          |
 //! | `external_join`        | `client`, `group_info`, `ratchet_tree?`, `authenticated_data?`, `remove_leaf?` | `group`, `commit` + state |
-//! | `encrypt`              | `group`, `plaintext`, `authenticated_data?`            | `message`                                |
+//! | `encrypt`              | `group`, `plaintext`, `authenticated_data?`            | `message`, `generation`                  |
+//! | `next_generation`      | `group`                                                | `generation`                             |
+//! | `self_remove`          | `group`, `authenticated_data?`                         | `proposal`                               |
+//! | `propose_custom`       | `group`, `proposal_type`, `data?`, `authenticated_data?` | `proposal`                             |
+//! | `validate_custom_proposal` | `group`, `message`, `proposal_type?`               | `authenticated_data`, `sender`, `epoch`  |
+//! | `group_context_extensions` | `group`                                            | `extensions`: [[type, hex]]              |
 //! | `process`              | `group`, `message`                                     | `type` = `application` / `proposal` / `commit`, with details |
 //! | `add`                  | `group`, `key_packages` (list), `apply?`               | `commit`, `welcome`, `has_path`, `epoch` |
 //! | `remove`               | `group`, `leaves` (list), `apply?`                     | same as `add`                            |
@@ -54,11 +60,22 @@
 //! | `drop_group` / `drop_client` | `group` / `client`                               |                                          |
 //! | `shutdown`             |                                                        | (then the peer exits)                    |
 //!
-//! `process` results: `application` {`plaintext`, `authenticated_data`, `sender`, `epoch`};
-//! `proposal` {`proposal_type`, `sender`, `proposal_ref`, `authenticated_data`,
-//! `removed_leaf_index`?, `added_identity`?}; `commit` {`epoch`, `committer`, `is_external`,
-//! `removed_self`, `proposals`: [{`proposal_type`, `sender`, ...}], `authenticated_data`}.
-//! The Python driver is `rcs_mls.interop.mlsrs`.
+//! `process` results: `application` {`plaintext`, `authenticated_data`, `sender`, `epoch`,
+//! `generation`}; `proposal` {`proposal_type`, `sender`, `external_sender`, `proposal_ref`,
+//! `authenticated_data`, `removed_leaf_index`?, `added_identity`?, `data`?}; `commit`
+//! {`epoch`, `committer`, `is_external`, `removed_self`, `proposals`: [{`proposal_type`,
+//! `sender`, `external_sender`, `source` (`value` / `reference` / `local`), ...}],
+//! `authenticated_data`}. The Python driver is `rcs_mls.interop.mlsrs`.
+//!
+//! GSMA RCC.16: mls-rs is built with the features deployed RCS clients use
+//! (`gsma_rcs_e2ee_feature`: 0xF002 and 0xF004 custom proposals encoded bare;
+//! `self_remove_proposal`: SelfRemove 0xF003; `prior_epoch_membership_key`:
+//! `validate_custom_proposal` of a past epoch; `last_resort_key_package_ext`; `x509`), plus
+//! `export_key_generation` / `secret_tree_access` (the sender generation of sent and
+//! received application messages, for RCC.16's SecretPayload check) and `external_client`
+//! (an external sender's proposals, e.g. the server's ServerRemove). A client created with
+//! `rcc16: true` applies the RCC.16 proposal rules of `RcsRules` (a ServerRemove committed
+//! by reference removes its leaf; an `rcs_signature` is never committed).
 //!
 //! Forgeries (for the adversary tests; the peer is deliberately permissive):
 //!
@@ -93,25 +110,32 @@ use mls_rs::client_builder::{
 };
 use mls_rs::crypto::{SignaturePublicKey, SignatureSecretKey};
 use mls_rs::error::IntoAnyError;
+use mls_rs::extension::built_in::{ExternalSendersExt, RequiredCapabilitiesExt};
+use mls_rs::extension::recommended::LastResortKeyPackageExt;
 use mls_rs::extension::ExtensionType;
+use mls_rs::external_client::ExternalClient;
+use mls_rs::group::proposal::{CustomProposal, RemoveProposal};
 use mls_rs::group::proposal::{Proposal, ProposalType};
 use mls_rs::group::{
     CommitEffect, CommitOutput, ExportedTree, ProposalSender, ReceivedMessage, Sender,
 };
+use mls_rs::group::{GroupContext, Roster};
 use mls_rs::identity::basic::{BasicCredential, BasicIdentityProvider};
 use mls_rs::identity::{Credential, CredentialType, SigningIdentity};
+use mls_rs::mls_rules::{CommitDirection, CommitSource, ProposalBundle, ProposalSource};
 use mls_rs::mls_rules::{CommitOptions, DefaultMlsRules, EncryptionOptions};
 use mls_rs::time::MlsTime;
 use mls_rs::{
     CipherSuite, CipherSuiteProvider, Client, CryptoProvider, ExtensionList, Group,
     IdentityProvider, MlsMessage,
 };
+use mls_rs::{Extension, MlsRules};
 use mls_rs_core::identity::{CertificateChain, MemberValidationContext};
 use mls_rs_crypto_rustcrypto::RustCryptoProvider;
 use serde_json::{json, Map, Value};
 
 type Config = WithMlsRules<
-    DefaultMlsRules,
+    RcsRules,
     WithIdentityProvider<PeerIdentityProvider, WithCryptoProvider<RustCryptoProvider, BaseConfig>>,
 >;
 type MlsClient = Client<Config>;
@@ -247,6 +271,96 @@ impl IdentityProvider for PeerIdentityProvider {
             vec![CredentialType::BASIC, CredentialType::X509]
         } else {
             vec![CredentialType::BASIC]
+        }
+    }
+}
+
+// ---------------------------------------------------------------- RCC.16 rules
+
+/// RCC.16's `rcs_signature` proposal (0xF002): signs a receipt, never committed.
+const RCS_SIGNATURE: u16 = 0xF002;
+/// RCC.16's `ServerRemove` proposal (0xF004): `uint32 to_remove`, from an external sender.
+const RCS_SERVER_REMOVE: u16 = 0xF004;
+
+/// The MLS rules of every client: mls-rs's `DefaultMlsRules` (commit and encryption
+/// options), plus, for a client created with `rcc16: true`, what deployed RCC.16 clients on
+/// mls-rs do with the GSMA proposals, on both sides of a commit (every member must apply
+/// the same rules):
+///
+/// * a `ServerRemove` (0xF004) committed by reference removes its `to_remove` leaf: the
+///   rules inject a local (never transmitted) Remove for it, unless the commit already
+///   removes that leaf;
+/// * an `rcs_signature` (0xF002) is never committed: dropped from the commits this client
+///   makes (it stays in mls-rs's proposal cache once the client signed or received one).
+#[derive(Clone, Debug, Default)]
+struct RcsRules {
+    inner: DefaultMlsRules,
+    rcc16: bool,
+}
+
+impl MlsRules for RcsRules {
+    type Error = PeerIdentityError;
+
+    fn filter_proposals(
+        &self,
+        direction: CommitDirection,
+        _source: CommitSource,
+        _current_roster: &Roster,
+        _current_context: &GroupContext,
+        mut proposals: ProposalBundle,
+    ) -> Result<ProposalBundle, Self::Error> {
+        if !self.rcc16 {
+            return Ok(proposals);
+        }
+        if direction == CommitDirection::Send {
+            proposals.retain_custom(|p| {
+                Ok::<_, PeerIdentityError>(p.proposal.proposal_type().raw_value() != RCS_SIGNATURE)
+            })?;
+        }
+        let mut removals = Vec::new();
+        for p in proposals.custom_proposals() {
+            if p.proposal.proposal_type().raw_value() != RCS_SERVER_REMOVE {
+                continue;
+            }
+            let data: [u8; 4] = p.proposal.data().try_into().map_err(|_| {
+                PeerIdentityError("a ServerRemove is not a bare uint32".to_string())
+            })?;
+            removals.push((u32::from_be_bytes(data), p.sender));
+        }
+        for (leaf, sender) in removals {
+            if proposals
+                .remove_proposals()
+                .iter()
+                .any(|r| r.proposal.to_remove() == leaf)
+            {
+                continue;
+            }
+            let remove = RemoveProposal::removing(leaf).map_err(basic_error)?;
+            proposals.add(Proposal::Remove(remove), sender, ProposalSource::Local);
+        }
+        Ok(proposals)
+    }
+
+    fn commit_options(
+        &self,
+        roster: &Roster,
+        context: &GroupContext,
+        proposals: &ProposalBundle,
+    ) -> Result<CommitOptions, Self::Error> {
+        match self.inner.commit_options(roster, context, proposals) {
+            Ok(options) => Ok(options),
+            Err(never) => match never {},
+        }
+    }
+
+    fn encryption_options(
+        &self,
+        roster: &Roster,
+        context: &GroupContext,
+    ) -> Result<EncryptionOptions, Self::Error> {
+        match self.inner.encryption_options(roster, context) {
+            Ok(options) => Ok(options),
+            Err(never) => match never {},
         }
     }
 }
@@ -408,6 +522,9 @@ fn proposal_json(proposal: &Proposal) -> Value {
         Proposal::Remove(remove) => {
             out["removed_leaf_index"] = json!(remove.to_remove());
         }
+        Proposal::Custom(custom) => {
+            out["data"] = json!(hex::encode(custom.data()));
+        }
         _ => {}
     }
     out
@@ -453,9 +570,15 @@ impl Peer {
             "ping" => Ok(json!({"pong": true})),
             "create_client" => self.create_client(req),
             "key_package" => {
+                let mut kp_extensions = ExtensionList::new();
+                if req.bool_or("last_resort", false)? {
+                    kp_extensions
+                        .set_from(LastResortKeyPackageExt)
+                        .map_err(err("last-resort extension"))?;
+                }
                 let kp = self
                     .client(req)?
-                    .generate_key_package_message(ExtensionList::new(), ExtensionList::new(), None)
+                    .generate_key_package_message(kp_extensions, ExtensionList::new(), None)
                     .map_err(err("generate key package"))?;
                 Ok(json!({"key_package": encode(&kp)?}))
             }
@@ -465,6 +588,7 @@ impl Peer {
                 if let Some(gid) = req.hex_opt("group_id")? {
                     builder = builder.with_group_id(gid);
                 }
+                builder = builder.with_group_context_extensions(group_context_extensions(req)?);
                 let group = builder.build().map_err(err("create group"))?;
                 let gid = hex::encode(group.group_id());
                 let h = self.add_group(group);
@@ -512,6 +636,7 @@ impl Peer {
                 let h = self.add_group(group);
                 Ok(with_handle(state, h))
             }
+            "external_proposal" => self.external_proposal(req),
             "drop_group" => {
                 let id = req.u64("group")?;
                 self.groups
@@ -534,6 +659,56 @@ impl Peer {
                 self.group_op(op, req, new_identity)
             }
         }
+    }
+
+    /// A proposal by an external sender of the group (e.g. RCC.16's ServerRemove 0xF004 with
+    /// `data` = the bare uint32 leaf), built by an mls-rs `ExternalClient` that observes the
+    /// group from `group_info` (and `ratchet_tree` if the GroupInfo has none). The sender is
+    /// `x509_chain` or `identity`, with `signature_secret_key` (suite `suite`); it must be
+    /// listed in the group's external_senders extension.
+    fn external_proposal(&mut self, req: &Req<'_>) -> Res<Value> {
+        let suite_id = u16::try_from(req.u64("suite")?).map_err(|_| "suite out of range")?;
+        let suite = CipherSuite::new(suite_id);
+        let (secret, public) = self.signature_key(
+            suite,
+            Some(req.hex("signature_secret_key")?),
+            "signature_secret_key",
+        )?;
+        let credential = match req.hex_list_opt("x509_chain")? {
+            Some(chain) => x509_credential("x509_chain", chain)?,
+            None => BasicCredential::new(req.hex("identity")?).into_credential(),
+        };
+        let proposal_type =
+            u16::try_from(req.u64("proposal_type")?).map_err(|_| "proposal_type out of range")?;
+        let extension_types = req.u16_list_opt("extension_types")?.unwrap_or_default();
+        let proposal_types = req.u16_list_opt("proposal_types")?.unwrap_or_default();
+        let external = ExternalClient::builder()
+            .crypto_provider(RustCryptoProvider::default())
+            .identity_provider(PeerIdentityProvider { permissive: true })
+            .extension_types(extension_types.into_iter().map(ExtensionType::from))
+            .custom_proposal_types(proposal_types.into_iter().map(ProposalType::from))
+            .signer(secret, SigningIdentity::new(credential, public))
+            .build();
+        let gi = mls_message("group_info", &req.hex("group_info")?)?;
+        let tree = match req.hex_opt("ratchet_tree")? {
+            None => None,
+            Some(b) => Some(
+                ExportedTree::from_bytes(&b)
+                    .map_err(err("field \"ratchet_tree\" is not a ratchet tree"))?,
+            ),
+        };
+        let mut observed = external
+            .observe_group(gi, tree, None)
+            .map_err(err("observe the group"))?;
+        let data = req.hex_or_empty("data")?;
+        let ad = req.hex_or_empty("authenticated_data")?;
+        let msg = observed
+            .propose_custom(
+                CustomProposal::new(ProposalType::from(proposal_type), data),
+                ad,
+            )
+            .map_err(err("external proposal"))?;
+        Ok(json!({"proposal": encode(&msg)?}))
     }
 
     fn create_client(&mut self, req: &Req<'_>) -> Res<Value> {
@@ -571,6 +746,10 @@ impl Peer {
                     .with_allow_external_commit(false),
             )
             .with_encryption_options(EncryptionOptions::new(encrypt_handshake, padding));
+        let rules = RcsRules {
+            inner: rules,
+            rcc16: req.bool_or("rcc16", false)?,
+        };
         let client = Client::builder()
             .crypto_provider(crypto)
             .identity_provider(PeerIdentityProvider { permissive })
@@ -667,10 +846,74 @@ impl Peer {
             "encrypt" => {
                 let pt = req.hex("plaintext")?;
                 let ad = req.hex_or_empty("authenticated_data")?;
+                // The sender generation this message is encrypted with (mls-rs's own secret
+                // tree, read just before encrypting).
+                let generation = group
+                    .peek_next_key_generation()
+                    .map_err(err("peek next key generation"))?;
                 let msg = group
                     .encrypt_application_message(&pt, ad)
                     .map_err(err("encrypt"))?;
-                Ok(json!({"message": encode(&msg)?}))
+                Ok(json!({"message": encode(&msg)?, "generation": generation}))
+            }
+            "next_generation" => {
+                let generation = group
+                    .peek_next_key_generation()
+                    .map_err(err("peek next key generation"))?;
+                Ok(json!({"generation": generation}))
+            }
+            "self_remove" => {
+                let ad = req.hex_or_empty("authenticated_data")?;
+                let msg = group
+                    .propose_self_remove(ad)
+                    .map_err(err("propose SelfRemove"))?;
+                Ok(json!({"proposal": encode(&msg)?}))
+            }
+            "propose_custom" => {
+                let proposal_type = u16::try_from(req.u64("proposal_type")?)
+                    .map_err(|_| "proposal_type out of range")?;
+                let data = req.hex_or_empty("data")?;
+                let ad = req.hex_or_empty("authenticated_data")?;
+                let msg = group
+                    .propose_custom(
+                        CustomProposal::new(ProposalType::from(proposal_type), data),
+                        ad,
+                    )
+                    .map_err(err("propose custom"))?;
+                Ok(json!({"proposal": encode(&msg)?}))
+            }
+            "validate_custom_proposal" => {
+                let msg = mls_message("message", &req.hex("message")?)?;
+                let epoch = msg.epoch();
+                let expected = match req.get("proposal_type") {
+                    None => None,
+                    Some(_) => Some(ProposalType::from(
+                        u16::try_from(req.u64("proposal_type")?)
+                            .map_err(|_| "proposal_type out of range")?,
+                    )),
+                };
+                let (ad, sender) = group
+                    .validate_custom_proposal(&msg, expected)
+                    .map_err(err("validate custom proposal"))?;
+                Ok(json!({
+                    "authenticated_data": hex::encode(ad),
+                    "sender": sender_index(&sender),
+                    "epoch": epoch,
+                }))
+            }
+            "group_context_extensions" => {
+                let extensions: Vec<Value> = group
+                    .context()
+                    .extensions
+                    .iter()
+                    .map(|e| {
+                        json!([
+                            e.extension_type().raw_value(),
+                            hex::encode(e.extension_data())
+                        ])
+                    })
+                    .collect();
+                Ok(json!({"extensions": extensions}))
             }
             "process" => {
                 let msg = mls_message("message", &req.hex("message")?)?;
@@ -791,6 +1034,81 @@ impl Peer {
     }
 }
 
+/// The GroupContext extensions of `create_group`: `extensions` (raw `[type, hex data]`
+/// pairs, e.g. RCC.16's era 0xF001 as a bare uint32), `required_extensions` /
+/// `required_proposals` (a RequiredCapabilities extension, if either is given) and
+/// `external_senders` (an external_senders extension: `[{"x509_chain": [hex...]} or
+/// {"identity": hex}, with "signature_key": hex]`).
+fn group_context_extensions(req: &Req<'_>) -> Res<ExtensionList> {
+    let mut list = ExtensionList::new();
+    if let Some(items) = req.get("extensions") {
+        let items = items
+            .as_array()
+            .ok_or("field \"extensions\" must be an array of [type, hex] pairs")?;
+        for item in items {
+            let pair = item
+                .as_array()
+                .filter(|a| a.len() == 2)
+                .ok_or("field \"extensions\" must hold [type, hex] pairs")?;
+            let ext_type = pair[0]
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+                .ok_or("an extension type must be a u16")?;
+            let data = pair[1]
+                .as_str()
+                .ok_or("extension data must be hex")
+                .and_then(|h| hex::decode(h).map_err(|_| "extension data must be hex"))?;
+            list.set(Extension::new(ExtensionType::from(ext_type), data));
+        }
+    }
+    let required_extensions = req.u16_list_opt("required_extensions")?;
+    let required_proposals = req.u16_list_opt("required_proposals")?;
+    if required_extensions.is_some() || required_proposals.is_some() {
+        let ext = RequiredCapabilitiesExt::new(
+            required_extensions
+                .unwrap_or_default()
+                .into_iter()
+                .map(ExtensionType::from)
+                .collect(),
+            required_proposals
+                .unwrap_or_default()
+                .into_iter()
+                .map(ProposalType::from)
+                .collect(),
+            Vec::new(),
+        );
+        list.set_from(ext).map_err(err("required capabilities"))?;
+    }
+    if let Some(senders) = req.get("external_senders") {
+        let senders = senders
+            .as_array()
+            .ok_or("field \"external_senders\" must be an array")?;
+        let mut identities = Vec::new();
+        for sender in senders {
+            let map = sender
+                .as_object()
+                .ok_or("an external sender must be an object")?;
+            let sreq = Req(map);
+            identities.push(signing_identity_of(&sreq)?);
+        }
+        list.set_from(ExternalSendersExt::new(identities))
+            .map_err(err("external senders"))?;
+    }
+    Ok(list)
+}
+
+/// `{"x509_chain": [hex...]}` or `{"identity": hex}` (basic), with `"signature_key": hex`.
+fn signing_identity_of(req: &Req<'_>) -> Res<SigningIdentity> {
+    let credential = match req.hex_list_opt("x509_chain")? {
+        Some(chain) => x509_credential("x509_chain", chain)?,
+        None => BasicCredential::new(req.hex("identity")?).into_credential(),
+    };
+    Ok(SigningIdentity::new(
+        credential,
+        SignaturePublicKey::from(req.hex("signature_key")?),
+    ))
+}
+
 fn with_handle(mut state: Value, h: u64) -> Value {
     state["group"] = json!(h);
     state
@@ -857,12 +1175,18 @@ fn received_json(group: &MlsGroup, received: ReceivedMessage) -> Res<Value> {
             "authenticated_data": hex::encode(&m.authenticated_data),
             "sender": m.sender_index,
             "epoch": group.current_epoch(),
+            // The sender generation in the decrypted sender data (the key it was decrypted with).
+            "generation": m.unauthenticated_key_generation,
         })),
         ReceivedMessage::Proposal(p) => {
             let mut out = proposal_json(&p.proposal);
             out["type"] = json!("proposal");
             out["sender"] = match p.sender {
                 ProposalSender::Member(i) => json!(i),
+                _ => Value::Null,
+            };
+            out["external_sender"] = match p.sender {
+                ProposalSender::External(i) => json!(i),
                 _ => Value::Null,
             };
             out["proposal_ref"] = json!(hex::encode(p.proposal_ref()));
@@ -884,6 +1208,15 @@ fn received_json(group: &MlsGroup, received: ReceivedMessage) -> Res<Value> {
                 .map(|p| {
                     let mut v = proposal_json(&p.proposal);
                     v["sender"] = sender_index(&p.sender);
+                    v["external_sender"] = match p.sender {
+                        Sender::External(i) => json!(i),
+                        _ => Value::Null,
+                    };
+                    v["source"] = json!(match p.source() {
+                        ProposalSource::ByValue => "value",
+                        ProposalSource::Local => "local",
+                        _ => "reference",
+                    });
                     v
                 })
                 .collect();

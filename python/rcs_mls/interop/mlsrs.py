@@ -70,6 +70,7 @@ __all__ = [
     "MlsRsProposal",
     "MlsRsProposalSummary",
     "MlsRsReceived",
+    "MlsRsVerifiedProposal",
     "build_peer",
 ]
 
@@ -232,18 +233,30 @@ class MlsRsCommitOutput:
 
 @dataclass(frozen=True, slots=True)
 class MlsRsApplication:
+    """A decrypted application message; ``generation`` is the sender generation in its
+    decrypted sender data (the key generation mls-rs decrypted it with)."""
+
     plaintext: bytes
     authenticated_data: bytes
     sender: int
     epoch: int
+    generation: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class MlsRsProposalSummary:
+    """A proposal a commit applied. ``sender`` is a member's leaf, ``external_sender`` an
+    index in the group's external_senders; ``source`` is ``value``, ``reference`` or
+    ``local`` (injected by the peer's rules, e.g. the Remove of a ServerRemove); ``data``
+    is a custom proposal's payload."""
+
     proposal_type: int
     sender: int | None
     removed_leaf_index: int | None
     added_identity: bytes | None
+    external_sender: int | None = None
+    source: str | None = None
+    data: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +267,18 @@ class MlsRsProposal:
     authenticated_data: bytes
     removed_leaf_index: int | None
     added_identity: bytes | None
+    external_sender: int | None = None
+    data: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MlsRsVerifiedProposal:
+    """A custom proposal mls-rs's ``validate_custom_proposal`` verified (membership tag and
+    signature, in the current or a kept past epoch)."""
+
+    authenticated_data: bytes
+    sender: int | None
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +347,9 @@ def _proposal_summary(p: _Json, what: str) -> MlsRsProposalSummary:
         sender=_opt_int(p.get("sender"), what),
         removed_leaf_index=_opt_int(p.get("removed_leaf_index"), what),
         added_identity=_opt_unhex(p.get("added_identity"), what),
+        external_sender=_opt_int(p.get("external_sender"), what),
+        source=None if p.get("source") is None else str(p["source"]),
+        data=_opt_unhex(p.get("data"), what),
     )
 
 
@@ -480,6 +508,7 @@ class MlsRsPeer:
         extension_types: Iterable[int] | None = None,
         proposal_types: Iterable[int] | None = None,
         permissive_identity: bool | None = None,
+        rcc16: bool = False,
     ) -> MlsRsClient:
         """A client with a basic credential for ``identity``, or an X.509 one.
 
@@ -507,6 +536,10 @@ class MlsRsPeer:
         provider for this client accepts every credential, every credential change and every
         external-commit successor (a deliberately malicious, test-only provider); false is
         mls-rs's basic provider (basic credentials only).
+
+        ``rcc16``: the client's MLS rules do what deployed RCC.16 clients on mls-rs do with
+        the GSMA proposals: a ServerRemove (0xF004) committed by reference removes its leaf,
+        an ``rcs_signature`` (0xF002) is never committed.
         """
         chain = _opt_hex_list(x509_chain, "x509_chain")
         r = self.request(
@@ -524,6 +557,7 @@ class MlsRsPeer:
             extension_types=_opt_u16_list(extension_types, "extension_types"),
             proposal_types=_opt_u16_list(proposal_types, "proposal_types"),
             permissive_identity=permissive_identity,
+            rcc16=rcc16,
         )
         return MlsRsClient(
             _int(r["client"], "create_client"),
@@ -533,21 +567,51 @@ class MlsRsPeer:
             certificates=tuple(bytes(c) for c in x509_chain) if x509_chain is not None else (),
         )
 
-    def key_package(self, client: MlsRsClient, *, step: str | None = None) -> bytes:
-        """A fresh KeyPackage as MLSMessage bytes."""
+    def key_package(
+        self, client: MlsRsClient, *, last_resort: bool = False, step: str | None = None
+    ) -> bytes:
+        """A fresh KeyPackage as MLSMessage bytes; ``last_resort`` adds the last_resort
+        extension (0x000A), so that joining with it does not use it up."""
         r = self.request(
-            "key_package", step or f"key package of {client.identity!r}", client=client.handle
+            "key_package",
+            step or f"key package of {client.identity!r}",
+            client=client.handle,
+            last_resort=last_resort,
         )
         return _unhex(r["key_package"], "key_package")
 
     def create_group(
-        self, client: MlsRsClient, group_id: bytes | None = None, *, step: str | None = None
+        self,
+        client: MlsRsClient,
+        group_id: bytes | None = None,
+        *,
+        extensions: Iterable[tuple[int, bytes]] = (),
+        required_extensions: Iterable[int] | None = None,
+        required_proposals: Iterable[int] | None = None,
+        external_senders: Iterable[tuple[bytes | Sequence[bytes], bytes]] = (),
+        step: str | None = None,
     ) -> MlsRsGroup:
+        """A group with these GroupContext extensions: raw ``(type, data)`` pairs, a
+        RequiredCapabilities extension when ``required_extensions`` or
+        ``required_proposals`` is given, and an external_senders extension listing
+        ``(credential, signature public key)`` pairs (the credential: a basic identity as
+        bytes, or an X.509 chain as a sequence of DER certificates)."""
+        senders: list[_Json] = []
+        for credential, key in external_senders:
+            if isinstance(credential, (bytes, bytearray)):
+                senders.append({"identity": _hex(credential), "signature_key": _hex(key)})
+            else:
+                chain = _opt_hex_list(credential, "external_senders")
+                senders.append({"x509_chain": chain, "signature_key": _hex(key)})
         r = self.request(
             "create_group",
             step or f"create group by {client.identity!r}",
             client=client.handle,
             group_id=None if group_id is None else _hex(group_id),
+            extensions=[[int(t), _hex(d)] for t, d in extensions],
+            required_extensions=_opt_u16_list(required_extensions, "required_extensions"),
+            required_proposals=_opt_u16_list(required_proposals, "required_proposals"),
+            external_senders=senders or None,
         )
         return MlsRsGroup(
             _int(r["group"], "create_group"), client, _unhex(r["group_id"], "create_group")
@@ -622,6 +686,30 @@ class MlsRsPeer:
         )
         return _unhex(r["message"], "encrypt")
 
+    def encrypt_with_generation(
+        self,
+        group: MlsRsGroup,
+        plaintext: bytes,
+        authenticated_data: bytes = b"",
+        *,
+        step: str | None = None,
+    ) -> tuple[bytes, int]:
+        """Encrypt; also return the sender generation mls-rs encrypted the message with."""
+        r = self._group_request(
+            "encrypt",
+            group,
+            step,
+            plaintext=_hex(plaintext),
+            authenticated_data=_hex(authenticated_data),
+        )
+        return _unhex(r["message"], "encrypt"), _int(r["generation"], "encrypt")
+
+    def next_generation(self, group: MlsRsGroup, *, step: str | None = None) -> int:
+        """The sender generation of this member's next application message (mls-rs's
+        ``peek_next_key_generation``)."""
+        r = self._group_request("next_generation", group, step)
+        return _int(r["generation"], "next_generation")
+
     def process(
         self, group: MlsRsGroup, message: bytes, *, step: str | None = None
     ) -> MlsRsReceived:
@@ -635,6 +723,7 @@ class MlsRsPeer:
                 authenticated_data=_unhex(r["authenticated_data"], what),
                 sender=_int(r["sender"], what),
                 epoch=_int(r["epoch"], what),
+                generation=_opt_int(r.get("generation"), what),
             )
         if kind == "proposal":
             return MlsRsProposal(
@@ -644,6 +733,8 @@ class MlsRsPeer:
                 authenticated_data=_unhex(r["authenticated_data"], what),
                 removed_leaf_index=_opt_int(r.get("removed_leaf_index"), what),
                 added_identity=_opt_unhex(r.get("added_identity"), what),
+                external_sender=_opt_int(r.get("external_sender"), what),
+                data=_opt_unhex(r.get("data"), what),
             )
         if kind == "commit":
             return MlsRsCommit(
@@ -758,7 +849,108 @@ class MlsRsPeer:
         )
         return _unhex(r["proposal"], "propose_update")
 
+    def self_remove(
+        self, group: MlsRsGroup, *, authenticated_data: bytes = b"", step: str | None = None
+    ) -> bytes:
+        """A SelfRemove proposal (mls-rs's ``propose_self_remove``: type 0xF003, empty)."""
+        r = self._group_request(
+            "self_remove", group, step, authenticated_data=_hex(authenticated_data)
+        )
+        return _unhex(r["proposal"], "self_remove")
+
+    def propose_custom(
+        self,
+        group: MlsRsGroup,
+        proposal_type: int,
+        data: bytes = b"",
+        *,
+        authenticated_data: bytes = b"",
+        step: str | None = None,
+    ) -> bytes:
+        """A custom proposal (e.g. RCC.16's ``rcs_signature`` 0xF002 with the signed content
+        as ``authenticated_data``); the peer's mls-rs encodes 0xF002 and 0xF004 bare."""
+        r = self._group_request(
+            "propose_custom",
+            group,
+            step,
+            proposal_type=int(proposal_type),
+            data=_hex(data),
+            authenticated_data=_hex(authenticated_data),
+        )
+        return _unhex(r["proposal"], "propose_custom")
+
+    def validate_custom_proposal(
+        self,
+        group: MlsRsGroup,
+        message: bytes,
+        proposal_type: int | None = None,
+        *,
+        step: str | None = None,
+    ) -> MlsRsVerifiedProposal:
+        """Verify a custom-proposal PublicMessage with mls-rs's ``validate_custom_proposal``
+        (current epoch, or a kept past one); nothing is cached."""
+        r = self._group_request(
+            "validate_custom_proposal",
+            group,
+            step,
+            message=_hex(message),
+            proposal_type=None if proposal_type is None else int(proposal_type),
+        )
+        what = step or "validate_custom_proposal"
+        return MlsRsVerifiedProposal(
+            authenticated_data=_unhex(r["authenticated_data"], what),
+            sender=_opt_int(r.get("sender"), what),
+            epoch=_int(r["epoch"], what),
+        )
+
+    def external_proposal(
+        self,
+        group_info: bytes,
+        *,
+        suite: int,
+        signature_secret_key: bytes,
+        proposal_type: int,
+        data: bytes = b"",
+        identity: bytes | None = None,
+        x509_chain: Sequence[bytes] | None = None,
+        ratchet_tree: bytes | None = None,
+        authenticated_data: bytes = b"",
+        extension_types: Iterable[int] | None = None,
+        proposal_types: Iterable[int] | None = None,
+        step: str | None = None,
+    ) -> bytes:
+        """A custom proposal by an external sender (e.g. RCC.16's ServerRemove, 0xF004 with
+        ``data`` the bare uint32 leaf), built by an mls-rs ``ExternalClient`` observing the
+        group from ``group_info``. The sender (``identity`` or ``x509_chain``, with
+        ``signature_secret_key``) must be listed in the group's external_senders."""
+        r = self.request(
+            "external_proposal",
+            step or f"external proposal 0x{proposal_type:04x}",
+            group_info=_hex(group_info),
+            suite=int(suite),
+            signature_secret_key=_hex(signature_secret_key),
+            proposal_type=int(proposal_type),
+            data=_hex(data),
+            identity=None if identity is None else _hex(identity),
+            x509_chain=_opt_hex_list(x509_chain, "x509_chain"),
+            ratchet_tree=None if ratchet_tree is None else _hex(ratchet_tree),
+            authenticated_data=_hex(authenticated_data),
+            extension_types=_opt_u16_list(extension_types, "extension_types"),
+            proposal_types=_opt_u16_list(proposal_types, "proposal_types"),
+        )
+        return _unhex(r["proposal"], "external_proposal")
+
     # -- group state
+
+    def group_context_extensions(
+        self, group: MlsRsGroup, *, step: str | None = None
+    ) -> list[tuple[int, bytes]]:
+        """The GroupContext extensions as ``(type, data)`` pairs."""
+        r = self._group_request("group_context_extensions", group, step)
+        return [
+            (_int(t, "group_context_extensions"), _unhex(d, "group_context_extensions"))
+            for t, d in r["extensions"]
+        ]
 
     def group_info(
         self, group: MlsRsGroup, *, with_ratchet_tree: bool = True, step: str | None = None

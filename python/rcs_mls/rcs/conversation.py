@@ -65,7 +65,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rcs_mls import _native
 from rcs_mls._native import (
@@ -93,16 +93,18 @@ from rcs_mls.exceptions import (
     ValidationError,
     WrongEpochError,
 )
-from rcs_mls.rcs import filecrypt, profile
+from rcs_mls.rcs import continuity, filecrypt, profile
 from rcs_mls.rcs.cpim import (
     CONTENT_TYPE_MLS,
     CONTENT_TYPE_MLS_FT,
     CONTENT_TYPE_MLS_RCS_CLIENT,
+    CONTENT_TYPE_MLS_RCS_SERVER,
     HEADER_IMDN_DISPOSITION_NOTIFICATION,
     HEADER_IMDN_MESSAGE_ID,
     HEADER_MLS_DERIVED_CONTENT_SIGNATURE,
     HEADER_MLS_EPOCH_AUTHENTICATOR,
     HEADER_MLS_ERA_ID,
+    HEADER_MLS_ORIGINAL_MESSAGE_ID,
     NS_IMDN,
     NS_MLS,
     CpimHeader,
@@ -139,6 +141,7 @@ __all__ = [
     "CommitApplied",
     "Conversation",
     "ConversationEnded",
+    "EraAdvanced",
     "Event",
     "ExternalJoin",
     "FailureReport",
@@ -163,6 +166,7 @@ _UUID4_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-
 _ERA_RE = re.compile(r"[0-9]{1,10}")
 _SENDER_MEMBER = 1
 _SENDER_EXTERNAL = 2
+_SENDER_NEW_MEMBER_COMMIT = 4
 _WIRE_PUBLIC = 1
 _WIRE_PRIVATE = 2
 _WIRE_WELCOME = 3
@@ -170,6 +174,10 @@ _CONTENT_PROPOSAL = 2
 _CONTENT_COMMIT = 3
 _AUTHENTICATOR_LENGTH = 32
 _AUTHENTICATOR_BASE64_LENGTH = 44
+# What a new era keeps of the group it replaces (GroupContext extensions).
+_CARRIED_ACROSS_ERAS = frozenset(
+    {profile.EXT_SUBJECT_COMMITMENT, profile.EXT_ICON_COMMITMENT, 0x0005}  # external_senders
+)
 # The RCC.16 proposals OpenMLS cannot decode (bare payloads): this package handles them.
 _BARE_PROPOSALS = (
     profile.PROPOSAL_RCS_SIGNATURE,
@@ -291,11 +299,13 @@ class Outgoing:
 class Event:
     """Something :meth:`Conversation.receive` read: ``message_id`` of the CPIM object,
     ``sender`` the authenticated participant (``tel:`` number; None when not known),
-    ``epoch`` the MLS epoch of the message."""
+    ``epoch`` the MLS epoch of the message. ``original_message_id`` is set on a resend
+    (RCC.16 §7.5.3: the message id it replaces, authenticated in the AAD)."""
 
     message_id: str | None
     sender: str | None
     epoch: int
+    original_message_id: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -394,6 +404,15 @@ class CommitApplied(Event):
 
 
 @dataclass(frozen=True)
+class EraAdvanced(Event):
+    """The conversation was re-created as a new MLS group of ``era`` (RCC16.md §2) by
+    ``sender``, a member of the group it replaces (checked with the continuity token, see
+    :mod:`rcs_mls.rcs.continuity`). Messages of the previous era are no longer read."""
+
+    era: int
+
+
+@dataclass(frozen=True)
 class ConversationEnded(Event):
     """The ``end_mls`` extension was committed (``sender`` ended encryption): no
     encrypted message is sent any more."""
@@ -427,42 +446,37 @@ class Rejected(Event):
     """A message that failed a check and was not delivered.
 
     ``reason`` says which check; ``failure`` the RCC.16 client failure reason, if one
-    applies. ``response`` is the signed negative-delivery IMDN to send back, made only
-    when the rejected message authenticated as coming from a current member (a commit
-    the membership policy refuses, say): anything else could be a forgery, and a member
-    must not sign a report for a message id anyone chose. For a message that did not
-    decrypt, RCC.16 sends the report only after self-heal failed: call
-    :meth:`Conversation.send_receipt` with ``ImdnStatus.FAILED`` and ``failure`` then.
+    applies. Nothing is signed in answer on its own: a CPIM message id is not bound to a
+    handshake message, and a message that did not decrypt authenticates nothing, so an
+    automatic report would let the delivery service collect signed reports for message
+    ids of its choosing. RCC.16 sends the report only after self-heal failed: then call
+    :meth:`Conversation.failure_report`.
     """
 
     reason: str
-    response: Outgoing | None = None
     failure: MlsClientFailureReason | None = None
 
 
 class _Reject(Exception):
-    """Internal: abort processing of one incoming message. ``authenticated``: the message
-    was verified as coming from a current member, so a failure report may be signed."""
+    """Internal: abort processing of one incoming message."""
 
-    def __init__(
-        self,
-        reason: str,
-        *,
-        failure: MlsClientFailureReason | None = None,
-        authenticated: bool = False,
-    ) -> None:
+    def __init__(self, reason: str, *, failure: MlsClientFailureReason | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.failure = failure
-        self.authenticated = authenticated
 
 
 @dataclass(frozen=True)
 class _LeaveRequest:
-    """A verified leave request: ``leaf`` as held by ``signature_key`` when it was made."""
+    """A verified leave request for a leaf, as that leaf was held when it was made (its
+    signature and encryption keys: the leaf node), and the proposal itself (None for
+    OpenMLS's own 0x000A, which OpenMLS keeps) of ``epoch``."""
 
     number: str
     signature_key: bytes
+    encryption_key: bytes
+    proposal: bytes | None
+    epoch: int
 
 
 @dataclass
@@ -527,6 +541,9 @@ class Conversation:
         # File keys by (sender, FileInfo message id): a descriptor claims only its own.
         self._file_keys: dict[tuple[str, str], FileMetadata] = {}
         self._metadata_keys: list[_MetadataKey] = []
+        # Who committed the current subject / icon commitment (None: unknown, e.g. set
+        # before this device joined): only that member's key delivery is taken.
+        self._metadata_committers: dict[str, str | None] = {}
         # Verified leave requests by leaf: a bare 0xF003 SelfRemove or 0xF004 ServerRemove
         # (removed by value when committing), and OpenMLS's 0x000A (in its proposal store).
         self._leave_requests: dict[int, _LeaveRequest] = {}
@@ -615,7 +632,7 @@ class Conversation:
         message = CpimMessage.from_bytes(welcome)
         if message.content_type != CONTENT_TYPE_MLS_RCS_CLIENT:
             raise ParseError("a Welcome travels as message/mls-rcs-client")
-        staged = client.stage_welcome(message.body, config=cls.group_config())
+        staged = client.stage_welcome(message.body, config=cls.group_config(), replace_group=True)
         era = _era_of(staged.group_context_extensions)
         if era is None:
             raise ValidationError("not an RCC.16 group: no era extension (0xF001)")
@@ -623,10 +640,24 @@ class Conversation:
             raise ValidationError("the Welcome's mls.Era-ID is not the group's era")
         policy = _policy_for(trust_anchors, allow_external_joins)
         policy.review_welcome(
-            staged, policy.participant(client.credential, client.signature_public_key)
+            staged,
+            policy.participant(client.credential, client.signature_public_key),
+            one_to_one=_UUID4_RE.fullmatch(staged.group_id.decode("utf-8", "replace")) is not None,
         )
+        # A device removed before and added again replaces its dead group; a live one is
+        # never replaced from here.
+        if staged.group_id in client.list_groups() and client.load_group(staged.group_id).is_active:
+            raise GroupStateError(
+                "this device is in this conversation already (a Welcome of a new era goes "
+                "to Conversation.receive)"
+            )
         conversation = cls(client, staged.join(), trust_anchors=policy)
-        for ext_type, data in staged.group_info_extensions:
+        conversation._keep_welcome_keys(staged.group_info_extensions)
+        return conversation
+
+    def _keep_welcome_keys(self, extensions: Sequence[tuple[int, bytes]]) -> None:
+        """The subject and icon keys a Welcome carries (GroupInfo extensions)."""
+        for ext_type, data in extensions:
             kind = {profile.EXT_SUBJECT_KEY: "subject", profile.EXT_ICON_KEY: "icon"}.get(ext_type)
             if kind is None:
                 continue
@@ -637,8 +668,18 @@ class Conversation:
                 continue
             slot = info.subject if kind == "subject" else info.icon
             if slot is not None:
-                conversation._metadata_keys.append(_MetadataKey(kind, slot))
-        return conversation
+                self._metadata_keys.append(_MetadataKey(kind, slot))
+
+    def _switch_to(self, group: Group) -> None:
+        """Continue the conversation in ``group`` (a new era, or this device's rejoin):
+        what belonged to the previous group's epochs is dropped."""
+        self._group = group
+        self._pending = None
+        self._authenticators.clear()
+        self._leave_requests.clear()
+        self._openmls_leaves.clear()
+        self._metadata_committers.clear()
+        self._remember_epoch()
 
     @staticmethod
     def is_welcome(data: bytes) -> bool:
@@ -785,18 +826,32 @@ class Conversation:
             content.append(MimeHeader("Content-Disposition", content_disposition))
         return CpimMessage(tuple(headers), tuple(content), body).to_bytes()
 
-    def _application(self, kind: str, content_type: str, body: bytes) -> Outgoing:
-        """Encrypt a SecretPayload whose generation is the one MLS encrypts it with."""
+    def _application(
+        self,
+        kind: str,
+        content_type: str,
+        body: bytes,
+        *,
+        original_message_id: str | None = None,
+    ) -> Outgoing:
+        """Encrypt a SecretPayload whose generation is the one MLS encrypts it with; a
+        resend names the message it replaces in the AAD and in mls.Original-Message-ID."""
         self._require_sendable()
         message_id = profile.new_message_id()
-        aad = ApplicationAad(message_id, self._era_or_fail()).to_bytes()
+        resend = None if original_message_id is None else _resend_component(original_message_id)
+        aad = ApplicationAad(message_id, self._era_or_fail(), resend).to_bytes()
         frame = SecretPayload(0, content_type, body).to_bytes()
         # The generation field sits at offset 4 (after version and payload type); the
         # native call writes the real generation there under the group lock.
         wire, _generation = _native.rcs_encrypt_with_generation(
             self._group, frame, authenticated_data=aad, generation_offset=4
         )
-        cpim = self._cpim(message_id, CONTENT_TYPE_MLS, wire)
+        extra = (
+            ()
+            if original_message_id is None
+            else (CpimHeader(HEADER_MLS_ORIGINAL_MESSAGE_ID, original_message_id),)
+        )
+        cpim = self._cpim(message_id, CONTENT_TYPE_MLS, wire, extra=extra)
         return Outgoing(cpim, message_id, CONTENT_TYPE_MLS, kind, self._group.epoch)
 
     def _era_or_fail(self) -> int:
@@ -807,14 +862,24 @@ class Conversation:
 
     # --- sending --------------------------------------------------------------------------
 
-    def send_text(self, text: str, *, content_type: str = _TEXT_PLAIN) -> Outgoing:
-        """Encrypt a text message.
+    def send_text(
+        self,
+        text: str,
+        *,
+        content_type: str = _TEXT_PLAIN,
+        original_message_id: str | None = None,
+    ) -> Outgoing:
+        """Encrypt a text message; with ``original_message_id``, a resend of that message
+        (say after a failure report), under a new message id.
 
         Raises:
             GroupStateError: the conversation ended, this device left, or a commit is
                 pending.
+            InvalidArgumentError: ``original_message_id`` is not a message id.
         """
-        return self._application("text", content_type, text.encode("utf-8"))
+        return self._application(
+            "text", content_type, text.encode("utf-8"), original_message_id=original_message_id
+        )
 
     def send_payload(self, content_type: str, body: bytes, *, kind: str = "payload") -> Outgoing:
         """Encrypt any MIME entity (a location, an image inline...) as a SecretPayload.
@@ -973,6 +1038,32 @@ class Conversation:
                 return key
         return None
 
+    def _takes_metadata_key(self, kind: str, slot: FileMetadata, sender: str) -> bool:
+        """Whether a subject or icon key delivered in a FileInfo is taken: it must match the
+        committed commitment and come from the member who committed it (when that is
+        known; else only while no key for the commitment is held). The commitment binds
+        the key only, not the IV: anyone holding the key could otherwise deliver another
+        value under it [safe choice]."""
+        label, ext_type = _METADATA[kind]
+        committed = dict(self._group.extensions).get(ext_type)
+        if committed is None or _unframe(committed) != metadata_commitment(
+            label, slot.encryption_info.key_material
+        ):
+            return False
+        committer = self._metadata_committers.get(kind)
+        if committer is not None:
+            return sender == committer
+        return self._committed_key(kind) is None
+
+    def _note_metadata_commits(
+        self, before: Sequence[tuple[int, bytes]], committer: str | None
+    ) -> None:
+        """After a commit: who committed a changed subject or icon commitment."""
+        old, new = dict(before), dict(self._group.extensions)
+        for kind, (_label, ext_type) in _METADATA.items():
+            if old.get(ext_type) != new.get(ext_type):
+                self._metadata_committers[kind] = committer
+
     def _welcome_extensions(self) -> list[tuple[int, bytes]]:
         """The current subject and icon keys, for the Welcome only (0xF005, 0xF003)."""
         out: list[tuple[int, bytes]] = []
@@ -995,6 +1086,8 @@ class Conversation:
         added: tuple[str, ...] = (),
         removed: tuple[str, ...] = (),
         welcome_to: tuple[str, ...] = (),
+        proposals: Sequence[bytes] = (),
+        welcome_extensions: Sequence[tuple[int, bytes]] = (),
     ) -> Outgoing:
         self._require_sendable()
         epoch = self._group.epoch
@@ -1004,7 +1097,8 @@ class Conversation:
             add=list(add),
             remove=list(remove),
             group_context_extensions=extensions,
-            welcome_extensions=self._welcome_extensions() if add else [],
+            welcome_extensions=[*self._welcome_extensions(), *welcome_extensions] if add else [],
+            proposals=list(proposals),
         )
         self._pending = _PendingCommit(kind, epoch, welcome_to, result.welcome)
         message_id = profile.new_message_id()
@@ -1066,28 +1160,45 @@ class Conversation:
         return self._commit("remove", remove=leaves, removed=(number,))
 
     def commit_leaves(self) -> Outgoing | None:
-        """One commit removing every device that asked to leave (SelfRemove received),
-        0xF003 ones as Remove proposals by value; None when nobody asked.
+        """One commit removing every device that asked to leave, or that the server asked
+        to remove; None when nobody did. Requests of the current epoch are committed by
+        reference, as deployed clients do (RCC.16 §8), older ones as Remove proposals.
 
         Raises:
             GroupStateError: as for :meth:`send_text`.
         """
         self._drop_stale_leaves()
-        own = self._group.own_leaf_index
-        leaves = sorted(leaf for leaf in self._leave_requests if leaf != own)
-        if not leaves and not self._openmls_leaves:
+        own, epoch = self._group.own_leaf_index, self._group.epoch
+        bare = {leaf: r for leaf, r in self._leave_requests.items() if leaf != own}
+        by_reference = [r.proposal for r in bare.values() if r.epoch == epoch and r.proposal]
+        by_value = sorted(leaf for leaf, r in bare.items() if r.epoch != epoch)
+        if not bare and not self._openmls_leaves:
             return None
-        names = {self._leave_requests[leaf].number for leaf in leaves}
-        names |= {request.number for request in self._openmls_leaves.values()}
-        return self._commit("remove", remove=leaves, removed=tuple(sorted(names)))
+        names = {r.number for r in bare.values()}
+        names |= {r.number for r in self._openmls_leaves.values()}
+        return self._commit(
+            "remove", remove=by_value, proposals=by_reference, removed=tuple(sorted(names))
+        )
+
+    def _current_leave_proposals(self) -> list[bytes]:
+        """The bare leave requests of this epoch: a commit may reference them."""
+        epoch = self._group.epoch
+        return [
+            r.proposal
+            for r in self._leave_requests.values()
+            if r.epoch == epoch and r.proposal is not None
+        ]
 
     def _drop_stale_leaves(self) -> None:
-        """Forget leave requests whose leaf is now empty or held by another key."""
+        """Forget leave requests whose leaf is now empty or holds another leaf node."""
         for requests in (self._leave_requests, self._openmls_leaves):
             for leaf, request in list(requests.items()):
                 try:
                     MembershipPolicy.check_leave(
-                        self._group.member(leaf), request.signature_key, leaf
+                        self._group.member(leaf),
+                        leaf,
+                        signature_key=request.signature_key,
+                        encryption_key=request.encryption_key,
                     )
                 except RcsMlsError:
                     del requests[leaf]
@@ -1182,11 +1293,103 @@ class Conversation:
             proposal = self._group.leave_via_self_remove()
         else:
             proposal = _native.rcs_create_proposal(self._group, profile.SELF_REMOVE_PROPOSAL)
+            # Kept, so that a member's commit referencing it can be processed here too.
+            own = self._group.member(self._group.own_leaf_index)
+            assert own is not None
+            self._leave_requests[own.leaf_index] = _LeaveRequest(
+                self._own_number,
+                own.signature_key,
+                own.encryption_key,
+                proposal,
+                self._group.epoch,
+            )
         message_id = profile.new_message_id()
         cpim = self._cpim(message_id, CONTENT_TYPE_MLS_RCS_CLIENT, proposal, disposition=None)
         return Outgoing(
             cpim, message_id, CONTENT_TYPE_MLS_RCS_CLIENT, "proposal", self._group.epoch
         )
+
+    def advance_era(self, key_packages: Sequence[KeyPackage]) -> Outgoing:
+        """Re-create the conversation as a new MLS group of the next era (RCC16.md §2: the
+        era never changes within a group), with every device of ``key_packages`` (all
+        devices of every other participant, and this participant's other devices). The
+        new group keeps the group id, the subject and icon and the server's
+        ``external_senders``; its Welcome carries the continuity token that proves to the
+        others that a member made it (:mod:`rcs_mls.rcs.continuity`).
+
+        This device leaves the previous era at once: its store holds one group per id, so
+        late messages of the previous era are no longer read. Submit the commit; once
+        accepted, :meth:`commit_accepted` returns the Welcome.
+
+        Raises:
+            CredentialError: a key package's credential is not acceptable.
+            GroupStateError: as for :meth:`send_text`.
+            InvalidArgumentError: no key package, or one of another ciphersuite.
+        """
+        self._require_sendable()
+        if not key_packages:
+            raise InvalidArgumentError("a new era starts with at least one other device")
+        numbers = []
+        for kp in key_packages:
+            if kp.ciphersuite != profile.SUITE:
+                raise InvalidArgumentError("RCS key packages are ciphersuite 0x0002")
+            numbers.append(self._policy.check_key_package(kp))
+        new_era = self._era_or_fail() + 1
+        commitment, carried = continuity.extensions(continuity.token(self._group, new_era))
+        kept = [(t, d) for t, d in self._group.extensions if t in _CARRIED_ACROSS_ERAS]
+        config = self.group_config()
+        config = GroupConfig(
+            public_handshake=True,
+            max_past_epochs=config.max_past_epochs,
+            required_extensions=config.required_extensions,
+            group_context_extensions=[era_extension(new_era), commitment, *kept],
+        )
+        group_id = self._group.group_id
+        self._client.delete_group(group_id)  # one group per id in a store
+        self._switch_to(self._client.create_group(config, group_id=group_id))
+        targets = tuple(sorted(set(numbers)))
+        return self._commit(
+            "era",
+            add=key_packages,
+            added=tuple(sorted(set(targets) - {self._own_number})),
+            welcome_to=targets,
+            welcome_extensions=[carried],
+        )
+
+    def rejoin(self, group_info: bytes) -> Outgoing:
+        """Self-heal (RCC.16 §7): this device missed a commit and cannot follow the group
+        any more; it rejoins by external commit from the current GroupInfo (the delivery
+        service keeps it), replacing its old leaf. The others accept it through the
+        membership policy (:class:`ExternalJoin` with the replaced leaf).
+
+        The GroupInfo's members pass the membership policy before the commit is made. This
+        device is in the new epoch at once; if the delivery service rejects the commit,
+        fetch the GroupInfo again and rejoin again.
+
+        Raises:
+            ParseError: not a GroupInfo.
+            ValidationError: the GroupInfo is for another group or era.
+            CredentialError / MembershipError: a member of the group is not acceptable.
+        """
+        group_id, extensions = _group_info_context(group_info)
+        if group_id != self._group.group_id:
+            raise ValidationError("the GroupInfo is for another group")
+        if _era_of(extensions) != self.era:
+            raise ValidationError("the GroupInfo is of another era")
+        self._client.delete_group(group_id)
+        group, result = self._client.join_by_external_commit(group_info, config=self.group_config())
+        try:
+            roster = {m.leaf_index: self._policy.member(m, new=False) for m in group.members()}
+            if self._is_uuid_group() and len(set(roster.values())) > 2:
+                raise MembershipError("a 1:1 conversation has two participants")
+        except RcsMlsError:
+            self._client.delete_group(group_id)
+            raise
+        self._switch_to(group)
+        self._pending = _PendingCommit("rejoin", group.epoch - 1)
+        message_id = profile.new_message_id()
+        cpim = self._cpim(message_id, CONTENT_TYPE_MLS_RCS_CLIENT, result.commit, disposition=None)
+        return Outgoing(cpim, message_id, CONTENT_TYPE_MLS_RCS_CLIENT, "commit", group.epoch - 1)
 
     def commit_accepted(self) -> list[Outgoing]:
         """The delivery service accepted this device's commit: merge it, and return what
@@ -1199,7 +1402,10 @@ class Conversation:
         pending = self._pending
         if pending is None:
             raise GroupStateError("there is no pending commit")
-        self._group.merge_pending_commit()
+        before = self._group.extensions
+        if pending.kind != "rejoin":  # an external commit is applied when it is made
+            self._group.merge_pending_commit()
+        self._note_metadata_commits(before, self._own_number)
         self._pending = None
         self._remember_epoch()
         out: list[Outgoing] = []
@@ -1236,8 +1442,10 @@ class Conversation:
 
     def commit_rejected(self) -> None:
         """The delivery service rejected this device's commit (another won the epoch):
-        drop it. Process the winner's commit, then make the change again."""
-        self._group.clear_pending_commit()
+        drop it. Process the winner's commit, then make the change again (after a
+        :meth:`rejoin`: rejoin again from the new GroupInfo)."""
+        if self._pending is not None and self._pending.kind != "rejoin":
+            self._group.clear_pending_commit()
         self._pending = None
 
     # --- receiving --------------------------------------------------------------------------
@@ -1245,8 +1453,7 @@ class Conversation:
     def receive(self, data: bytes) -> Event:
         """Read one CPIM object from the network; never raises for what arrives.
 
-        Returns the typed event, or :class:`Rejected` (with the negative IMDN to send back
-        when the message could not be decrypted).
+        Returns the typed event, or :class:`Rejected`.
         """
         message_id: str | None = None
         try:
@@ -1254,23 +1461,23 @@ class Conversation:
             message_id = message.header(HEADER_IMDN_MESSAGE_ID)
             return self._receive(message, message_id)
         except _Reject as exc:
-            response = None
-            # A report is signed only for what a current member verifiably sent.
-            if (
-                exc.authenticated
-                and exc.failure is not None
-                and message_id is not None
-                and self._group.is_active
-            ):
-                try:
-                    response = self.send_receipt(message_id, ImdnStatus.FAILED, reason=exc.failure)
-                except RcsMlsError:  # pragma: no cover - signing cannot fail for a member
-                    response = None
-            return Rejected(message_id, None, self._safe_epoch(), exc.reason, response, exc.failure)
+            return Rejected(message_id, None, self._safe_epoch(), exc.reason, exc.failure)
         except ParseError as exc:
             return Rejected(message_id, None, self._safe_epoch(), f"malformed: {exc}")
         except RcsMlsError as exc:
             return Rejected(message_id, None, self._safe_epoch(), type(exc).__name__)
+
+    def failure_report(self, rejected: Rejected) -> Outgoing:
+        """The signed negative-delivery notification for a rejected message (RCC.16 §7:
+        send it once self-heal did not help), naming its ``failure`` reason.
+
+        Raises:
+            InvalidArgumentError: the rejection has no message id or no failure reason.
+            GroupStateError: this device is no longer a member.
+        """
+        if rejected.message_id is None or rejected.failure is None:
+            raise InvalidArgumentError("this rejection has no message id or failure reason")
+        return self.send_receipt(rejected.message_id, ImdnStatus.FAILED, reason=rejected.failure)
 
     def _safe_epoch(self) -> int:
         try:
@@ -1306,7 +1513,15 @@ class Conversation:
         if message_id is None:
             raise _Reject("imdn.Message-ID missing")
         content_type = message.content_type
+        if content_type == CONTENT_TYPE_MLS_RCS_CLIENT and _wire_format(message.body) == (
+            _WIRE_WELCOME
+        ):
+            return self._receive_new_era(message, message_id)
+        if content_type == CONTENT_TYPE_MLS_RCS_SERVER and _looks_like_xml(message.body):
+            return self._receive_server_report(message.body, message_id)
         authenticator = self._check_headers(message)
+        if content_type == CONTENT_TYPE_MLS_RCS_SERVER:
+            return self._receive_server_proposal(message.body, message_id, authenticator)
         if content_type == CONTENT_TYPE_MLS:
             return self._receive_application(message, message_id, authenticator)
         if content_type == CONTENT_TYPE_MLS_RCS_CLIENT:
@@ -1316,6 +1531,60 @@ class Conversation:
         if content_type == CONTENT_TYPE_MLS_FT:
             return self._receive_metadata(message.body, message_id)
         raise _Reject(f"unexpected content type {str(content_type)[:60]!r}")
+
+    def _receive_new_era(self, message: CpimMessage, message_id: str) -> Event:
+        """A Welcome into this conversation's group id: a new era, made by a member of the
+        current group (the continuity token says so), whose members pass the policy."""
+        try:
+            staged = self._client.stage_welcome(
+                message.body, config=self.group_config(), replace_group=True
+            )
+        except RcsMlsError as exc:
+            raise _Reject(f"a Welcome that does not open: {type(exc).__name__}: {exc}") from None
+        if staged.group_id != self._group.group_id:
+            raise _Reject("a Welcome for another conversation: join it with Conversation.join")
+        era = _era_of(staged.group_context_extensions)
+        if era is None or message.header("Era-ID", NS_MLS) != str(era):
+            raise _Reject("the Welcome's mls.Era-ID is not its group's era")
+        try:
+            continuity.verify(
+                self._group, era, staged.group_context_extensions, staged.group_info_extensions
+            )
+            roster = self._policy.review_welcome(
+                staged, self._own_number, one_to_one=self._is_uuid_group()
+            )
+        except (CredentialError, MembershipError) as exc:
+            raise _Reject(f"new era: {exc}") from None
+        self._switch_to(staged.join())  # the previous era's group is erased in the join
+        self._metadata_keys.clear()
+        self._keep_welcome_keys(staged.group_info_extensions)
+        creator = roster.get(staged.sender_leaf_index)
+        return EraAdvanced(message_id, creator, self.epoch, era)
+
+    def _receive_server_proposal(self, body: bytes, message_id: str, authenticator: bytes) -> Event:
+        """Server control (``message/mls-rcs-server``, RCC16.md §3) carrying MLS: a
+        proposal of an external sender, verified against the group's ``external_senders``
+        (a ServerRemove); nothing a member sends travels this way."""
+        try:
+            _group_id, epoch, sender_type, *_rest = _native.rcs_parse_proposal(body)
+        except ParseError as exc:
+            raise _Reject(f"message/mls-rcs-server: not a proposal: {exc}") from None
+        if sender_type != _SENDER_EXTERNAL:
+            raise _Reject("message/mls-rcs-server carries what an external sender proposes")
+        self._check_authenticator(authenticator, epoch)
+        return self._receive_bare_proposal(body, message_id)
+
+    def _receive_server_report(self, body: bytes, message_id: str) -> Event:
+        """A failure report of the server (``message/mls-rcs-server`` with an IMDN and an
+        ``<mls-server-failure-reason>``, RCC.16 §7): unsigned, as the server is no
+        member, so it is information about the delivery service's view, not a proof."""
+        try:
+            imdn = Imdn.from_bytes(body)
+        except ParseError:
+            raise _Reject("message/mls-rcs-server: malformed IMDN") from None
+        if imdn.status is not ImdnStatus.FAILED or imdn.server_failure_reason is None:
+            raise _Reject("message/mls-rcs-server: only server failure reports are read")
+        return _receipt_event(imdn, message_id, None, self.epoch, False)
 
     def _sender_number(self, credential: Credential | None) -> str | None:
         """The participant of an authenticated sender's credential (which passed the
@@ -1350,6 +1619,12 @@ class Conversation:
             raise _Reject("imdn.Message-ID differs from the authenticated data")
         if aad.era != self.era:
             raise _Reject("the authenticated data names another era")
+        original = message.header("Original-Message-ID", NS_MLS)
+        if aad.resend is None:
+            if original is not None:
+                raise _Reject("mls.Original-Message-ID on a message that is not a resend")
+        elif original is None or _resend_component(original) != aad.resend:
+            raise _Reject("mls.Original-Message-ID differs from the authenticated resend")
         try:
             result = self._group.process_message(body)
         except (DecryptionError, WrongEpochError):
@@ -1360,6 +1635,10 @@ class Conversation:
             raise _Reject(f"invalid MLS message: {type(exc).__name__}") from None
         if not isinstance(result, ApplicationMessage):
             raise _Reject("message/mls must carry an application message")
+        if result.epoch != self._group.epoch:
+            self._require_still_present(
+                result.sender_leaf_index, result.sender_credential, result.epoch
+            )
         if result.authenticated_data != wire_aad:  # pragma: no cover - the AEAD binds it
             raise _Reject("the authenticated data changed")
         try:
@@ -1374,7 +1653,8 @@ class Conversation:
         sender_number = self._sender_number(result.sender_credential)
         if sender_number is None:  # pragma: no cover - the policy admitted every member
             raise _Reject("a sender with no participant identity")
-        return self._route(payload, message_id, sender_number, result.epoch)
+        event = self._route(payload, message_id, sender_number, result.epoch)
+        return event if original is None else replace(event, original_message_id=original)
 
     def _route(self, payload: SecretPayload, message_id: str, sender: str, epoch: int) -> Event:
         content_type = payload.content_type
@@ -1396,7 +1676,7 @@ class Conversation:
                 if info.file is not None:
                     self._file_keys[(sender, message_id)] = info.file
                 for kind, slot in (("subject", info.subject), ("icon", info.icon)):
-                    if slot is not None:
+                    if slot is not None and self._takes_metadata_key(kind, slot, sender):
                         self._metadata_keys = [k for k in self._metadata_keys if k.kind != kind]
                         self._metadata_keys.append(_MetadataKey(kind, slot, sender))
                 return FileKeyReceived(message_id, sender, epoch, info)
@@ -1414,6 +1694,14 @@ class Conversation:
         except ParseError as exc:
             raise _Reject(f"malformed {base}: {exc}") from None
         raise _Reject(f"unsupported content type {base[:60]!r}")
+
+    def _require_still_present(self, leaf: int | None, credential: Credential, epoch: int) -> None:
+        """Something signed or sent in a kept past epoch is taken only from a device still
+        in the conversation at the same leaf (a removed member keeps its old epoch's keys
+        and could go on signing and sending in it) [safe choice]."""
+        current = None if leaf is None else self._group.member(leaf)
+        if current is None or current.credential != credential:
+            raise _Reject(f"a message of epoch {epoch} from a device no longer in the conversation")
 
     def _receive_signed_receipt(
         self, message: CpimMessage, message_id: str, authenticator: bytes
@@ -1439,6 +1727,8 @@ class Conversation:
             raise _Reject("the content signature is not an rcs_signature of a member")
         epoch = verified.epoch
         self._check_authenticator(authenticator, epoch)
+        if epoch != self._group.epoch and verified.credential is not None:
+            self._require_still_present(verified.sender_index, verified.credential, epoch)
         try:
             expected = _signed_receipt_content(message_id, self._era_or_fail(), imdn)
         except (InvalidArgumentError, UnicodeError):
@@ -1482,7 +1772,10 @@ class Conversation:
             )
         if wire_format != _WIRE_PUBLIC or epoch is None:
             raise _Reject("message/mls-rcs-client carries a PublicMessage or a Welcome")
-        self._check_authenticator(authenticator, epoch)
+        # An external commit's author was not in the epoch and cannot know its
+        # authenticator; the commit itself is checked by MLS and the membership policy.
+        if not (content == _CONTENT_COMMIT and _sender_type(body) == _SENDER_NEW_MEMBER_COMMIT):
+            self._check_authenticator(authenticator, epoch)
         if content == _CONTENT_PROPOSAL:
             return self._receive_proposal(body, message_id, epoch)
         if content != _CONTENT_COMMIT:
@@ -1493,55 +1786,62 @@ class Conversation:
 
     def _receive_proposal(self, body: bytes, message_id: str, epoch: int) -> Event:
         try:
-            bare = _native.rcs_parse_proposal(body)[4] in _BARE_PROPOSALS
-        except ParseError:
-            bare = False
-        if bare:
+            proposal_type = _native.rcs_parse_proposal(body)[4]
+        except ParseError as exc:
+            raise _Reject(f"malformed proposal: {exc}") from None
+        if proposal_type in _BARE_PROPOSALS:
             return self._receive_bare_proposal(body, message_id)
+        if proposal_type != int(ProposalType.SELF_REMOVE):
+            # Nothing else is acted on, so nothing else enters OpenMLS's proposal store
+            # (where it would block sending until committed).
+            raise _Reject(f"proposal 0x{proposal_type:04x} is not acted on")
         try:
             result = self._group.process_message(body)
         except RcsMlsError as exc:
-            raise _Reject(f"invalid proposal: {type(exc).__name__}") from None
-        if not isinstance(result, ProposalMessage):  # pragma: no cover - content type said so
-            raise _Reject("not a proposal")
-        sender_leaf = result.sender_leaf_index
+            raise _Reject(f"invalid proposal: {type(exc).__name__}: {exc}") from None
+        sender_leaf = result.sender_leaf_index if isinstance(result, ProposalMessage) else None
         member = None if sender_leaf is None else self._group.member(sender_leaf)
-        if result.proposal_type != int(ProposalType.SELF_REMOVE) or member is None:
+        if member is None:  # pragma: no cover - OpenMLS verified a member's proposal
             self._group.clear_pending_proposals()
-            raise _Reject(f"proposal 0x{result.proposal_type:04x} is not acted on")
+            raise _Reject("a SelfRemove not sent by a member")
         # OpenMLS verified it in the current epoch, from the member at that leaf.
-        request = _LeaveRequest(self._number_of(member), member.signature_key)
+        request = _LeaveRequest(
+            self._number_of(member), member.signature_key, member.encryption_key, None, epoch
+        )
         self._openmls_leaves[member.leaf_index] = request
         return LeaveRequest(message_id, request.number, epoch, member.leaf_index)
 
     def _receive_bare_proposal(self, body: bytes, message_id: str) -> Event:
         """RCC.16's SelfRemove (0xF003) and ServerRemove (0xF004): verified in the epoch
-        they name, honoured only while the leaf is held by the key it was held by then."""
+        they name, honoured only while the leaf holds the leaf node it held then."""
         try:
             verified = _native.rcs_verify_proposal(self._group, body)
         except RcsMlsError as exc:
-            raise _Reject(f"proposal: {type(exc).__name__}") from None
+            raise _Reject(f"proposal: {type(exc).__name__}: {exc}") from None
         kind = (verified.proposal_type, verified.sender_type)
         if kind == (profile.PROPOSAL_SELF_REMOVE, _SENDER_MEMBER):
-            leaf, key, by = verified.sender_index, verified.signature_key, "SelfRemove"
+            leaf, by = verified.sender_index, "SelfRemove"
+            keys = (verified.signature_key, verified.encryption_key)
         elif kind == (profile.PROPOSAL_SERVER_REMOVE, _SENDER_EXTERNAL):
             # Verified in the current epoch only: the leaf it names is today's.
-            leaf = int.from_bytes(verified.body, "big")
+            leaf, by = int.from_bytes(verified.body, "big"), "ServerRemove"
             target = self._group.member(leaf)
             if target is None:
                 raise _Reject(f"ServerRemove of an empty leaf {leaf}")
-            key, by = target.signature_key, "ServerRemove"
+            keys = (target.signature_key, target.encryption_key)
         else:
             raise _Reject(f"proposal 0x{verified.proposal_type:04x} is not acted on")
         current = self._group.member(leaf)
         try:
-            MembershipPolicy.check_leave(current, key, leaf)
+            MembershipPolicy.check_leave(
+                current, leaf, signature_key=keys[0], encryption_key=keys[1]
+            )
         except MembershipError as exc:
             raise _Reject(f"{by}: {exc}") from None
         assert current is not None
-        request = _LeaveRequest(self._number_of(current), key)
-        self._leave_requests[leaf] = request
-        sender = request.number if by == "SelfRemove" else None
+        number = self._number_of(current)
+        self._leave_requests[leaf] = _LeaveRequest(number, *keys, bytes(body), verified.epoch)
+        sender = number if by == "SelfRemove" else None
         return LeaveRequest(message_id, sender, verified.epoch, leaf)
 
     def _number_of(self, member: Member) -> str:
@@ -1558,17 +1858,18 @@ class Conversation:
     def _receive_commit(self, body: bytes, message_id: str) -> Event:
         before = self._leaves()
         try:
-            staged = self._group.process_message(body)
+            staged = _native.rcs_process_message(
+                self._group, body, proposals=self._current_leave_proposals()
+            )
         except RcsMlsError as exc:
             raise _Reject(
-                f"invalid commit: {type(exc).__name__}",
+                f"invalid commit: {type(exc).__name__}: {exc}",
                 failure=MlsClientFailureReason.INVALID_COMMIT,
             ) from None
         if not isinstance(staged, StagedCommit):  # pragma: no cover - content type said so
             raise _Reject("not a commit")
         # The one membership check, before the merge: a refused commit leaves the group
-        # in its epoch. The commit is authenticated (OpenMLS verified it), so a failure
-        # report may be signed for it.
+        # in its epoch.
         try:
             review = self._policy.review_commit(
                 staged, before, self._group.extensions, one_to_one=self._is_uuid_group()
@@ -1577,17 +1878,16 @@ class Conversation:
             raise _Reject(
                 f"membership: invalid credential: {exc}",
                 failure=MlsClientFailureReason.INVALID_CREDENTIAL,
-                authenticated=True,
             ) from None
         except MembershipError as exc:
             raise _Reject(
-                f"membership: {exc}",
-                failure=MlsClientFailureReason.INVALID_COMMIT,
-                authenticated=True,
+                f"membership: {exc}", failure=MlsClientFailureReason.INVALID_COMMIT
             ) from None
+        extensions_before = self._group.extensions
         self._group.merge_staged_commit(staged)
         self._remember_epoch()
         committer = review.committer
+        self._note_metadata_commits(extensions_before, committer)
         # Removed leaves: by Remove proposals (a leaf may be refilled by an add of the same
         # commit) and by OpenMLS's SelfRemove (not a Remove proposal) alike.
         if self._group.is_active:
@@ -1684,6 +1984,77 @@ def _private_message_aad(body: bytes) -> bytes:
     offset += length + 8 + 1  # epoch, content_type
     length, offset = decode_varint(body, offset)
     return body[offset : offset + length]
+
+
+def _resend_component(original_message_id: str) -> bytes:
+    """[guess] The AAD resend component after its tag: ``opaque original_message_id<V>``
+    (RCC16.md §5 gives only its absent form, a single 0x00).
+
+    Raises:
+        InvalidArgumentError: not a printable-ASCII message id.
+    """
+    try:
+        raw = original_message_id.encode("ascii")
+    except (UnicodeEncodeError, AttributeError):
+        raise InvalidArgumentError("a message id is printable ASCII") from None
+    if not raw or not raw.isascii() or not raw.decode().isprintable():
+        raise InvalidArgumentError("a message id is printable ASCII")
+    return _opaque(raw)
+
+
+def _sender_type(body: bytes) -> int | None:
+    """The sender type of a PublicMessage (RFC 9420 §6: version, wire format, group_id<V>,
+    epoch, then the sender), or None if truncated."""
+    try:
+        length, offset = decode_varint(body, 4)
+    except ParseError:
+        return None
+    at = offset + length + 8
+    return body[at] if at < len(body) else None
+
+
+def _group_info_context(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
+    """The group id and GroupContext extensions of a GroupInfo MLSMessage (RFC 9420
+    §12.4.3: version, wire format 4, then the GroupContext: version, cipher suite,
+    group_id<V>, epoch, tree_hash<V>, confirmed_transcript_hash<V>, extensions<V>).
+
+    Raises:
+        ParseError: not a GroupInfo.
+    """
+    if len(data) < 8 or data[:4] != b"\x00\x01\x00\x04":
+        raise ParseError("not a GroupInfo")
+    length, offset = decode_varint(data, 8)
+    group_id = data[offset : offset + length]
+    offset += length + 8
+    for _hash in range(2):
+        length, offset = decode_varint(data, offset)
+        offset += length
+    length, offset = decode_varint(data, offset)
+    end = offset + length
+    if end > len(data):
+        raise ParseError("a truncated GroupInfo")
+    extensions = []
+    while offset < end:
+        if offset + 2 > end:
+            raise ParseError("a truncated GroupInfo extension")
+        ext_type = int.from_bytes(data[offset : offset + 2], "big")
+        length, offset = decode_varint(data, offset + 2)
+        if offset + length > end:
+            raise ParseError("a truncated GroupInfo extension")
+        extensions.append((ext_type, data[offset : offset + length]))
+        offset += length
+    return group_id, extensions
+
+
+def _wire_format(body: bytes) -> int | None:
+    try:
+        return _native.rcs_message_info(body)[0]
+    except ParseError:
+        return None
+
+
+def _looks_like_xml(body: bytes) -> bool:
+    return body.lstrip()[:1] == b"<"
 
 
 def _file_key(metadata: FileMetadata) -> filecrypt.FileKey:

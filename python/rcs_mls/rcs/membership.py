@@ -222,16 +222,21 @@ class MembershipPolicy:
 
     # --- a Welcome --------------------------------------------------------------------------
 
-    def review_welcome(self, staged: StagedWelcome, own_number: str) -> dict[int, str]:
+    def review_welcome(
+        self, staged: StagedWelcome, own_number: str, *, one_to_one: bool
+    ) -> dict[int, str]:
         """Every member of a Welcome's group, by leaf, before joining it.
 
         Raises:
             CredentialError: a member's credential is not acceptable.
-            MembershipError: this client's own leaf names another participant.
+            MembershipError: this client's own leaf names another participant, or a 1:1
+                has more than two participants.
         """
         roster = {m.leaf_index: self.member(m, new=False) for m in staged.members}
         if roster.get(staged.own_leaf_index) != own_number:
             raise MembershipError("the Welcome's leaf for this device is not this participant")
+        if one_to_one and len(set(roster.values())) > 2:
+            raise MembershipError("a 1:1 conversation has two participants")
         return roster
 
     # --- a commit ---------------------------------------------------------------------------
@@ -292,19 +297,23 @@ class MembershipPolicy:
     # --- leave requests ---------------------------------------------------------------------
 
     @staticmethod
-    def check_leave(current: Member | None, signature_key: bytes, leaf: int) -> None:
+    def check_leave(
+        current: Member | None, leaf: int, *, signature_key: bytes, encryption_key: bytes
+    ) -> None:
         """A leave request (SelfRemove, ServerRemove) for ``leaf``, made when that leaf
-        had ``signature_key``, is honoured only while the same key still holds it: a
-        request captured in an earlier epoch cannot remove whoever holds the leaf now.
+        held the leaf node with ``signature_key`` and ``encryption_key``, is honoured only
+        while the leaf still holds that leaf node: a request captured in an earlier epoch
+        cannot remove whoever holds the leaf now, even the same device added back (a new
+        leaf node: the signature key of a device stays, its encryption key does not).
 
         Raises:
-            MembershipError: the leaf is empty or now holds another key.
+            MembershipError: the leaf is empty or holds another leaf node.
         """
         if current is None:
             raise MembershipError(f"stale leave request: leaf {leaf} is empty")
-        if current.signature_key != signature_key:
+        if current.signature_key != signature_key or current.encryption_key != encryption_key:
             raise MembershipError(
-                f"stale leave request: leaf {leaf} is no longer held by the device it names"
+                f"stale leave request: leaf {leaf} no longer holds the leaf node it names"
             )
 
 

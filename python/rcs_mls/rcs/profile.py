@@ -29,6 +29,8 @@ __all__ = [
     "EXT_ERA",
     "EXT_ICON_COMMITMENT",
     "EXT_ICON_KEY",
+    "EXT_CONTINUITY_COMMITMENT",
+    "EXT_CONTINUITY_TOKEN",
     "EXT_METADATA_KEYS_REQUESTED",
     "EXT_SUBJECT_COMMITMENT",
     "EXT_SUBJECT_KEY",
@@ -70,6 +72,11 @@ EXT_SUBJECT_KEY: Final = 0xF005
 EXT_SUBJECT_COMMITMENT: Final = 0xF006
 #: ``group_metadata_keys_requested``: presence is the flag [deployed]; not produced here.
 EXT_METADATA_KEYS_REQUESTED: Final = 0xF007
+#: ``continuity_token``: ``opaque<V>`` of 32 bytes, in the Welcome of a re-created group
+#: only (see :mod:`rcs_mls.rcs.continuity`).
+EXT_CONTINUITY_TOKEN: Final = 0xF010
+#: The commitment to the continuity token, in the GroupContext of a re-created group.
+EXT_CONTINUITY_COMMITMENT: Final = 0xF011
 
 #: The era of a new group [deployed].
 ERA_INITIAL: Final = 1
@@ -82,7 +89,7 @@ ICON_COMMITMENT_LABEL: Final = b"icon_commitment"
 #: [guess] What a key extension (0xF005 / 0xF003) carries, inside its ``opaque<V>``: a
 #: FileInfo protobuf whose ``subject`` (or ``icon``) slot holds the key, IV and tag of the
 #: encrypted value (a deployed client names it "fileInfoForGroupSubject").
-WELCOME_ONLY_EXTENSIONS: Final = (EXT_SUBJECT_KEY, EXT_ICON_KEY)
+WELCOME_ONLY_EXTENSIONS: Final = (EXT_SUBJECT_KEY, EXT_ICON_KEY, EXT_CONTINUITY_TOKEN)
 
 #: The extension types every RCS client lists in its capabilities (RFC 9420 §7.2), so
 #: that a group may carry them. The range 0xF010-0xF030 that deployed clients also
@@ -95,6 +102,8 @@ CLIENT_EXTENSION_TYPES: Final = (
     EXT_SUBJECT_KEY,
     EXT_SUBJECT_COMMITMENT,
     EXT_METADATA_KEYS_REQUESTED,
+    EXT_CONTINUITY_TOKEN,
+    EXT_CONTINUITY_COMMITMENT,
 )
 #: [guess] The GroupContext extensions the group requires of every member (its
 #: RequiredCapabilities extension).

@@ -31,7 +31,7 @@ from pathlib import Path
 from rcs_mls import _native
 from rcs_mls.exceptions import GroupStateError, InvalidArgumentError, ParseError
 from rcs_mls.rcs.conversation import Conversation, Event, Outgoing
-from rcs_mls.rcs.cpim import CONTENT_TYPE_MLS_FT, CpimMessage
+from rcs_mls.rcs.cpim import CONTENT_TYPE_MLS_FT, NS_MLS, CpimMessage
 from rcs_mls.rcs.imdn import MlsServerFailureReason
 
 __all__ = [
@@ -98,11 +98,20 @@ class CommitVerdict:
 class _Group:
     epoch: int
     members: set[str]
+    era: int = 1
     group_info: bytes | None = None
     metadata: dict[str, Delivery] = field(default_factory=dict)
 
 
 _WIRE_FORMATS = {1: "PublicMessage", 2: "PrivateMessage", 3: "Welcome", 4: "GroupInfo"}
+
+
+def _era_header(cpim: bytes) -> int:
+    """The mls.Era-ID a commit's sender wrote (the focus arbitrates per era)."""
+    value = CpimMessage.from_bytes(cpim).header("Era-ID", NS_MLS)
+    if value is None or not value.isdigit():
+        raise ParseError("a commit without a valid mls.Era-ID")
+    return int(value)
 
 
 class Relay:
@@ -271,12 +280,21 @@ class Relay:
         wire_format, _gid, epoch, _content = _native.rcs_message_info(body)
         if wire_format != 1 or epoch is None:
             raise ParseError("a commit travels as an MLS PublicMessage")
+        era = _era_header(outgoing.cpim)
         if group is None:
             # A new conversation: its creator's first commit defines it.
-            group = _Group(epoch=epoch, members={sender.number})
+            group = _Group(epoch=epoch, members={sender.number}, era=era)
             self._groups[group_id] = group
         if sender.number not in group.members:
             raise GroupStateError(f"{sender.number} is not in conversation {group_id}")
+        if era > group.era:
+            # A participant re-creates the conversation as a new MLS group (a new era):
+            # its first commit starts the new group, as for a new conversation.
+            group.era, group.epoch, group.group_info = era, epoch, None
+            group.members = {sender.number}
+        elif era < group.era:
+            self._record(sender, group_id, outgoing, 0, False)
+            return CommitVerdict(False, group.epoch, MlsServerFailureReason.INCORRECT_ERA)
         if epoch != group.epoch:
             self._record(sender, group_id, outgoing, 0, False)
             return CommitVerdict(False, group.epoch, MlsServerFailureReason.INCORRECT_EPOCH)
