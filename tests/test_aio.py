@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +15,7 @@ from rcs_mls import (
     Ciphersuite,
     Client,
     Credential,
+    Group,
     GroupStateError,
     SignatureKeyPair,
     StagedCommit,
@@ -21,7 +23,7 @@ from rcs_mls import (
 )
 from rcs_mls.aio import AsyncClient, AsyncConversation, AsyncGroup
 from rcs_mls.rcs import profile
-from rcs_mls.rcs.conversation import TextMessage, client_for_device
+from rcs_mls.rcs.conversation import Conversation, TextMessage, client_for_device
 from rcs_mls.rcs.credentials import TestCertificateAuthority
 from rcs_mls.rcs.membership import INSECURE_SKIP_CHAIN_VALIDATION_FOR_TESTS
 from tests.core.pgtools import Admin, postgres_url, with_schema
@@ -169,3 +171,33 @@ def test_loop_is_free_while_an_operation_waits_for_a_lock() -> None:
     finally:
         admin.drop_schemas(schema)
         admin.close()
+
+
+@pytest.mark.parametrize(
+    ("sync", "wrapper"),
+    [(Conversation, AsyncConversation), (Group, AsyncGroup), (Client, AsyncClient)],
+)
+def test_every_operation_has_an_async_counterpart(sync: type, wrapper: type) -> None:
+    """Each public method of the synchronous class is a coroutine function of the
+    wrapper: a new method needs one line, ``name = offloaded(SyncClass.name)``."""
+    missing = []
+    for name, attr in vars(sync).items():
+        if name.startswith("_") or isinstance(attr, property | staticmethod | classmethod):
+            continue
+        if not callable(attr) or not inspect.isroutine(attr):
+            continue
+        if name in _SYNC_ONLY.get(sync.__name__, ()):
+            continue
+        if not inspect.iscoroutinefunction(getattr(wrapper, name, None)):
+            missing.append(name)
+    assert not missing, f"add to {wrapper.__name__}: " + ", ".join(
+        f"{n} = offloaded({sync.__name__}.{n})" for n in missing
+    )
+
+
+# Reads of in-memory state that never touch the store: the wrapper keeps them on
+# `.group` / `.client` / `.conversation`.
+_SYNC_ONLY: dict[str, tuple[str, ...]] = {
+    "Group": ("members", "member", "export_secret", "export_group_info", "export_ratchet_tree"),
+    "Conversation": ("group_info",),
+}

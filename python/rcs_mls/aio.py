@@ -354,8 +354,11 @@ class AsyncConversation(_Offloaded[Conversation]):
     set_icon = offloaded(Conversation.set_icon)
     end = offloaded(Conversation.end)
     leave = offloaded(Conversation.leave)
+    advance_era = offloaded(Conversation.advance_era)
+    rejoin = offloaded(Conversation.rejoin)
     commit_accepted = offloaded(Conversation.commit_accepted)
     commit_rejected = offloaded(Conversation.commit_rejected)
+    failure_report = offloaded(Conversation.failure_report)
 
 
 def _sync_client(client: Client | AsyncClient) -> Client:
