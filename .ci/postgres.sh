@@ -25,7 +25,8 @@ _pg_find_bin() {
 
 _pg_as_user() {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u "$PG_TEST_USER" -- "$@"
+        # From /: the user may not enter the caller's directory.
+        (cd / && runuser -u "$PG_TEST_USER" -- "$@")
     else
         "$@"
     fi
