@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rcs_mls import OPENMLS_VERSION, Client, Credential, SignatureKeyPair, __version__
+from rcs_mls.audit.cli import add_arguments as add_audit_arguments
+from rcs_mls.audit.cli import run as run_audit
+from rcs_mls.audit.trace import TraceWriter, TracingRelay
 from rcs_mls.exceptions import RcsMlsError
 from rcs_mls.rcs import profile
 from rcs_mls.rcs.conversation import (
@@ -113,13 +116,23 @@ def _describe(event: Event, names: dict[str, str]) -> str:
 
 
 class _Demo:
-    def __init__(self, out: Callable[[str], None], workdir: Path, file_size: int) -> None:
+    def __init__(
+        self,
+        out: Callable[[str], None],
+        workdir: Path,
+        file_size: int,
+        trace: TraceWriter | None = None,
+    ) -> None:
         self.out = out
         self.workdir = workdir
         self.file_size = file_size
         self.result = DemoResult()
         self.secrets: list[bytes] = []
-        self.relay = Relay(observer=self._wire, storage=workdir / "content")
+        self.relay = (
+            Relay(observer=self._wire, storage=workdir / "content")
+            if trace is None
+            else TracingRelay(trace, observer=self._wire, storage=workdir / "content")
+        )
         self.ca = TestCertificateAuthority.generate(name="rcs-mls demo CA")
         self.anchors = [self.ca.certificate_der]
         self.devices = {name: self._device(name, number) for name, number in _NUMBERS.items()}
@@ -364,19 +377,26 @@ def run_demo(
     *,
     file_size: int = 10 * MIB,
     workdir: str | os.PathLike[str] | None = None,
+    trace: str | os.PathLike[str] | None = None,
 ) -> DemoResult:
     """Run the demo (see the module docstring); returns what each device read.
 
     ``workdir`` holds the SQLite stores and files (a temporary directory, removed at the
-    end, when None).
+    end, when None). ``trace``: a file to write every CPIM object the relay receives to,
+    as a JSON-lines trace (``python -m rcs_mls audit`` reads it; see docs/audit.md).
 
     Raises:
         AssertionError: plaintext crossed the wire, or the members disagree.
     """
-    if workdir is not None:
-        return _Demo(out, Path(workdir), file_size).run()
-    with tempfile.TemporaryDirectory(prefix="rcs-mls-demo-") as tmp:
-        return _Demo(out, Path(tmp), file_size).run()
+    writer = None if trace is None else TraceWriter.open(trace)
+    try:
+        if workdir is not None:
+            return _Demo(out, Path(workdir), file_size, writer).run()
+        with tempfile.TemporaryDirectory(prefix="rcs-mls-demo-") as tmp:
+            return _Demo(out, Path(tmp), file_size, writer).run()
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -387,10 +407,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument(
         "--file-size", type=int, default=10, help="size of the file sent, in MiB (default 10)"
     )
+    demo.add_argument(
+        "--trace", metavar="FILE", help="write the relay's traffic as a JSON-lines trace"
+    )
+    audit = sub.add_parser(
+        "audit", help="which conversations of a server trace are really end-to-end encrypted"
+    )
+    add_audit_arguments(audit)
     args = parser.parse_args(argv)
     if args.command == "demo":
-        run_demo(file_size=args.file_size * MIB)
+        run_demo(file_size=args.file_size * MIB, trace=args.trace)
         return 0
+    if args.command == "audit":
+        return run_audit(args)
     return 2  # pragma: no cover
 
 

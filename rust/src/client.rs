@@ -15,7 +15,7 @@ use pyo3::types::PyBytes;
 use tls_codec::{Deserialize as _, Serialize as _};
 
 use crate::credentials::{Credential, SignatureKeyPair, SigningKey};
-use crate::error::{classify, Error, Result};
+use crate::error::{classify, detach, guard, relock, Error, Result};
 use crate::group::{extensions_from_pairs, CommitBytes, CommitResult, Group, GroupConfig};
 use crate::key_packages::KeyPackage;
 use crate::provider::Provider;
@@ -34,11 +34,20 @@ pub struct ClientCore {
     pub capabilities: Capabilities,
     /// Serialises the public operations of one client: each is one store transaction.
     pub op_lock: Mutex<()>,
-    /// How many operations found the store changed by another connection (worker).
-    /// An in-memory group loaded when this had another value may be stale, even if
-    /// the operation that noticed the change was on another group (see
-    /// [`crate::group::Group`]).
-    pub store_changes: AtomicU64,
+    /// Unique in the process (never reused, unlike an address): keys this client's
+    /// entries in process-wide caches, which are evicted when the client is dropped.
+    pub id: u64,
+}
+
+impl Drop for ClientCore {
+    fn drop(&mut self) {
+        crate::rcs_gaps::evict_cached_secrets(self.id, None);
+    }
+}
+
+fn next_client_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// App-record prefixes in the store (beside OpenMLS's own records).
@@ -67,31 +76,35 @@ impl ClientCore {
         f: impl FnOnce(bool) -> Result<T>,
         keep: impl FnOnce(&T) -> bool,
     ) -> Result<T> {
-        let _guard = self
-            .op_lock
-            .lock()
-            .map_err(|_| Error::Library("the client lock is poisoned".into()))?;
-        self.provider.atomic_keep(
-            |stale| {
-                if stale {
-                    self.store_changes.fetch_add(1, Ordering::SeqCst);
-                }
-                f(stale)
-            },
-            keep,
-        )
+        let _guard = relock(&self.op_lock);
+        self.provider.atomic_keep(f, keep)
     }
 
     /// Serialised with the operations, outside a transaction (reads, reloads).
     pub fn run_plain<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        let _guard = self
-            .op_lock
-            .lock()
-            .map_err(|_| Error::Library("the client lock is poisoned".into()))?;
-        f()
+        let _guard = relock(&self.op_lock);
+        guard(f)
     }
 
-    /// Erase a group's state and record (inside the caller's transaction).
+    /// Delete a group from the store (its secrets erased) and from the caches.
+    pub fn delete_group(&self, group_id: &[u8]) -> Result<()> {
+        self.run(|_| {
+            if self
+                .provider
+                .storage()
+                .get_app(&group_record_key(group_id))?
+                .is_none()
+            {
+                return Err(Error::InvalidArgument(
+                    "no such group in this client's store".into(),
+                ));
+            }
+            self.erase_group(group_id)
+        })
+    }
+
+    /// Erase a group's state and record (inside the caller's transaction), and forget
+    /// its cached secrets.
     pub fn erase_group(&self, group_id: &[u8]) -> Result<()> {
         let gid = GroupId::from_slice(group_id);
         let storage = self.provider.storage();
@@ -100,14 +113,19 @@ impl ClientCore {
         }
         storage.delete_group(&gid)?;
         storage.delete_app(&group_record_key(group_id))?;
-        Ok(())
+        // Only a cache: evicting it is right even if the transaction rolls back.
+        crate::rcs_gaps::evict_cached_secrets(self.id, Some(group_id));
+        crate::conversation_store::erase(self, group_id)
     }
 
-    pub fn record_group(&self, group: &MlsGroup) -> Result<()> {
-        Ok(self
-            .provider
+    /// Record a group that has just entered the store; returns its version (see
+    /// [`crate::durability`]).
+    pub fn record_group(&self, group: &MlsGroup) -> Result<Vec<u8>> {
+        let version = crate::durability::fresh_version();
+        self.provider
             .storage()
-            .put_app(&group_record_key(group.group_id().as_slice()), b"")?)
+            .put_app(&group_record_key(group.group_id().as_slice()), &version)?;
+        Ok(version)
     }
 }
 
@@ -204,7 +222,7 @@ fn build_core(
         suite,
         capabilities,
         op_lock: Mutex::new(()),
-        store_changes: AtomicU64::new(0),
+        id: next_client_id(),
     })
 }
 
@@ -267,7 +285,7 @@ impl Client {
         proposal_types: Vec<u16>,
         busy_timeout: f64,
     ) -> PyResult<Self> {
-        let provider = py.detach(|| open_store(&path, busy_timeout, true))?;
+        let provider = detach(py, || open_store(&path, busy_timeout, true))?;
         let stored = provider
             .storage()
             .get_app(IDENTITY_KEY)
@@ -347,7 +365,7 @@ impl Client {
     /// it is not one.
     #[staticmethod]
     fn list_identities(py: Python<'_>, path: PathBuf) -> PyResult<Vec<IdentityInfo>> {
-        let provider = py.detach(|| open_store(&path, 5.0, false))?;
+        let provider = detach(py, || open_store(&path, 5.0, false))?;
         let Some(bytes) = provider
             .storage()
             .get_app(IDENTITY_KEY)
@@ -465,7 +483,7 @@ impl Client {
         let leaf_exts = Extensions::from_vec(extensions_from_pairs(&leaf_extensions)?)
             .map_err(|e| Error::InvalidArgument(format!("leaf extensions: {e}")))?;
         let core = self.core.clone();
-        let kps = py.detach(move || -> Result<Vec<KeyPackage>> {
+        let kps = detach(py, move || -> Result<Vec<KeyPackage>> {
             core.run(|_| {
                 generate(
                     &core,
@@ -485,18 +503,19 @@ impl Client {
     /// in the store), for re-publishing.
     fn list_key_packages(&self, py: Python<'_>) -> PyResult<Vec<KeyPackage>> {
         let core = self.core.clone();
-        Ok(py
-            .detach(move || core.run_plain(|| unused_key_packages(&core)))?
-            .into_iter()
-            .map(|(kp, _)| kp)
-            .collect())
+        Ok(
+            detach(py, move || core.run_plain(|| unused_key_packages(&core)))?
+                .into_iter()
+                .map(|(kp, _)| kp)
+                .collect(),
+        )
     }
 
     /// Forget used key packages and erase expired ones (private keys included);
     /// returns how many records were removed.
     fn prune_key_packages(&self, py: Python<'_>) -> PyResult<usize> {
         let core = self.core.clone();
-        Ok(py.detach(move || core.run(|_| prune(&core)))?)
+        Ok(detach(py, move || core.run(|_| prune(&core)))?)
     }
 
     /// Prune, then generate key packages until `count` unused ordinary ones exist and,
@@ -510,7 +529,7 @@ impl Client {
         last_resort: bool,
     ) -> PyResult<Vec<KeyPackage>> {
         let core = self.core.clone();
-        Ok(py.detach(move || {
+        Ok(detach(py, move || {
             core.run(|_| {
                 prune(&core)?;
                 let unused = unused_key_packages(&core)?;
@@ -545,7 +564,7 @@ impl Client {
     /// The ids of the groups in this client's store.
     fn list_groups<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let core = self.core.clone();
-        let ids = py.detach(move || {
+        let ids = detach(py, move || {
             core.run_plain(|| Ok(core.provider.storage().list_app(GROUP_PREFIX)?))
         })?;
         Ok(ids
@@ -558,21 +577,7 @@ impl Client {
     /// on it raise GroupStateError afterwards.
     fn delete_group(&self, py: Python<'_>, group_id: BytesIn) -> PyResult<()> {
         let core = self.core.clone();
-        py.detach(move || {
-            core.run(|_| {
-                if core
-                    .provider
-                    .storage()
-                    .get_app(&group_record_key(&group_id))?
-                    .is_none()
-                {
-                    return Err(Error::InvalidArgument(
-                        "no such group in this client's store".into(),
-                    ));
-                }
-                core.erase_group(&group_id)
-            })
-        })?;
+        detach(py, move || core.delete_group(&group_id))?;
         Ok(())
     }
 
@@ -593,7 +598,7 @@ impl Client {
             }
         }
         let core = self.core.clone();
-        let group = py.detach(|| -> Result<MlsGroup> {
+        let (group, version) = detach(py, || -> Result<(MlsGroup, Vec<u8>)> {
             let mut b = MlsGroup::builder()
                 .ciphersuite(core.suite)
                 .with_wire_format_policy(cfg.wire_format_policy())
@@ -614,11 +619,11 @@ impl Client {
                 let g = b
                     .build(&core.provider, &*core.signer, core.credential.clone())
                     .map_err(classify)?;
-                core.record_group(&g)?;
-                Ok(g)
+                let version = core.record_group(&g)?;
+                Ok((g, version))
             })
         })?;
-        Ok(Group::new(self.core.clone(), group))
+        Ok(Group::at(self.core.clone(), group, version))
     }
 
     /// Join a group from a Welcome (MLSMessage bytes), with the ratchet tree given out
@@ -645,8 +650,8 @@ impl Client {
             replace_group,
         };
         let core = self.core.clone();
-        let (group, _) = py.detach(|| crate::welcome::join(&core, &input))?;
-        Ok(Group::new(self.core.clone(), group))
+        let (group, version) = detach(py, || crate::welcome::join(&core, &input))?;
+        Ok(Group::at(self.core.clone(), group, version))
     }
 
     /// Process a Welcome without joining: the returned :class:`StagedWelcome` shows the
@@ -679,7 +684,11 @@ impl Client {
     /// Returns the group, already in the new epoch (OpenMLS applies an external commit
     /// on the joiner's side at once), and the commit to send to the other members. If
     /// the delivery service rejects the commit, drop the group and join again.
-    #[pyo3(signature = (group_info, *, ratchet_tree=None, config=None, authenticated_data=None))]
+    ///
+    /// ``replace_group=True`` replaces a group of the same id this client holds (a device
+    /// rejoining after it fell behind): the old group is erased in the same transaction,
+    /// so it is kept if the join fails.
+    #[pyo3(signature = (group_info, *, ratchet_tree=None, config=None, authenticated_data=None, replace_group=false))]
     fn join_by_external_commit(
         &self,
         py: Python<'_>,
@@ -687,53 +696,61 @@ impl Client {
         ratchet_tree: Option<BytesIn>,
         config: Option<PyRef<'_, GroupConfig>>,
         authenticated_data: Option<BytesIn>,
+        replace_group: bool,
     ) -> PyResult<(Group, CommitResult)> {
         let join_config = ClientCore::join_config(config.as_deref());
         let aad = authenticated_data.map(|a| a.to_vec()).unwrap_or_default();
         let core = self.core.clone();
-        let (group, commit) = py.detach(|| -> Result<(MlsGroup, CommitBytes)> {
-            let msg = MlsMessageIn::tls_deserialize_exact(&*group_info)
-                .map_err(|e| Error::Parse(format!("not an MLSMessage: {e}")))?;
-            let gi = match msg.extract() {
-                MlsMessageBodyIn::GroupInfo(gi) => gi,
-                _ => {
-                    return Err(Error::InvalidArgument(
-                        "the MLSMessage is not a GroupInfo".into(),
-                    ))
-                }
-            };
-            let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
-            core.run(|_| {
-                let mut b = MlsGroup::external_commit_builder()
-                    .with_config(join_config)
-                    .with_aad(aad);
-                if let Some(t) = tree {
-                    b = b.with_ratchet_tree(t);
-                }
-                let (group, bundle) = b
-                    .build_group(&core.provider, gi, core.credential.clone())
-                    .map_err(classify)?
-                    .leaf_node_parameters(
-                        LeafNodeParameters::builder()
-                            .with_capabilities(core.capabilities.clone())
-                            .build(),
-                    )
-                    .load_psks(core.provider.storage())
-                    .map_err(classify)?
-                    .build(
-                        core.provider.rand(),
-                        core.provider.crypto(),
-                        &*core.signer,
-                        |_| true,
-                    )
-                    .map_err(classify)?
-                    .finalize(&core.provider)
-                    .map_err(classify)?;
-                core.record_group(&group)?;
-                Ok((group, CommitBytes::from_bundle(bundle)?))
-            })
-        })?;
-        Ok((Group::new(self.core.clone(), group), commit.into_py(py)))
+        let (group, commit, version) =
+            detach(py, || -> Result<(MlsGroup, CommitBytes, Vec<u8>)> {
+                let msg = MlsMessageIn::tls_deserialize_exact(&*group_info)
+                    .map_err(|e| Error::Parse(format!("not an MLSMessage: {e}")))?;
+                let gi = match msg.extract() {
+                    MlsMessageBodyIn::GroupInfo(gi) => gi,
+                    _ => {
+                        return Err(Error::InvalidArgument(
+                            "the MLSMessage is not a GroupInfo".into(),
+                        ))
+                    }
+                };
+                let tree = parse_ratchet_tree(ratchet_tree.as_deref())?;
+                core.run(|_| {
+                    if replace_group {
+                        core.erase_group(gi.group_id().as_slice())?;
+                    }
+                    let mut b = MlsGroup::external_commit_builder()
+                        .with_config(join_config)
+                        .with_aad(aad);
+                    if let Some(t) = tree {
+                        b = b.with_ratchet_tree(t);
+                    }
+                    let (group, bundle) = b
+                        .build_group(&core.provider, gi, core.credential.clone())
+                        .map_err(classify)?
+                        .leaf_node_parameters(
+                            LeafNodeParameters::builder()
+                                .with_capabilities(core.capabilities.clone())
+                                .build(),
+                        )
+                        .load_psks(core.provider.storage())
+                        .map_err(classify)?
+                        .build(
+                            core.provider.rand(),
+                            core.provider.crypto(),
+                            &*core.signer,
+                            |_| true,
+                        )
+                        .map_err(classify)?
+                        .finalize(&core.provider)
+                        .map_err(classify)?;
+                    let version = core.record_group(&group)?;
+                    Ok((group, CommitBytes::from_bundle(bundle)?, version))
+                })
+            })?;
+        Ok((
+            Group::at(self.core.clone(), group, version),
+            commit.into_py(py),
+        ))
     }
 
     /// Store an external pre-shared key, for PSK proposals (RFC 9420 §8.4).
@@ -744,7 +761,7 @@ impl Client {
             );
         }
         let core = self.core.clone();
-        py.detach(|| -> Result<()> {
+        detach(py, || -> Result<()> {
             // The nonce is not part of the storage key; any will do here.
             let id = PreSharedKeyId::new(
                 core.suite,
@@ -761,26 +778,31 @@ impl Client {
     }
 
     /// Load a group of this client's from its store by group id.
+    ///
+    /// Every call returns a new handle. Handles on one group stay consistent: each
+    /// operation first checks the group's version in the store and reloads the group if
+    /// another handle, thread or process has changed it since.
     fn load_group(&self, py: Python<'_>, group_id: BytesIn) -> PyResult<Group> {
         let core = self.core.clone();
-        let group = py.detach(|| -> Result<MlsGroup> {
+        let (group, version) = detach(py, || -> Result<(MlsGroup, Vec<u8>)> {
             core.run_plain(|| {
                 let missing =
                     || Error::InvalidArgument("no such group in this client's store".into());
-                if core
+                // The version and the group come from the same view of the store (under
+                // the client's lock): the handle knows which state it holds.
+                let version = core
                     .provider
                     .storage()
                     .get_app(&group_record_key(&group_id))?
-                    .is_none()
-                {
-                    return Err(missing());
-                }
-                MlsGroup::load(core.provider.storage(), &GroupId::from_slice(&group_id))
-                    .map_err(|e| Error::Storage(format!("{e:?}")))?
-                    .ok_or_else(missing)
+                    .ok_or_else(missing)?;
+                let group =
+                    MlsGroup::load(core.provider.storage(), &GroupId::from_slice(&group_id))
+                        .map_err(|e| Error::Storage(format!("{e:?}")))?
+                        .ok_or_else(missing)?;
+                Ok((group, version))
             })
         })?;
-        Ok(Group::new(self.core.clone(), group))
+        Ok(Group::at(self.core.clone(), group, version))
     }
 
     fn __repr__(&self) -> String {
@@ -897,5 +919,60 @@ fn generate(
             }
             Ok(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn core(name: &[u8]) -> Result<ClientCore> {
+        let suite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
+        let credential = Credential {
+            inner: BasicCredential::new(name.to_vec()).into(),
+        };
+        let keys = SignatureKeyPair {
+            inner: Arc::new(SigningKey::generate(suite.signature_algorithm())?),
+        };
+        build_core(
+            Provider::in_memory(),
+            &credential,
+            &keys,
+            u16::from(suite),
+            &[],
+            &[],
+        )
+    }
+
+    fn new_group(c: &ClientCore, id: &[u8]) -> Result<MlsGroup> {
+        c.run(|_| {
+            let g = MlsGroup::builder()
+                .ciphersuite(c.suite)
+                .with_group_id(GroupId::from_slice(id))
+                .build(&c.provider, &*c.signer, c.credential.clone())
+                .map_err(classify)?;
+            c.record_group(&g)?;
+            Ok(g)
+        })
+    }
+
+    #[test]
+    fn cached_secrets_are_evicted_on_delete_and_drop() -> Result<()> {
+        let a = core(b"a")?;
+        let b = core(b"b")?;
+        assert_ne!(a.id, b.id);
+        for (c, id) in [(&a, &b"g1"[..]), (&a, b"g2"), (&b, b"g1")] {
+            let g = new_group(c, id)?;
+            crate::rcs_gaps::cache_secrets_for_tests(&g, c)?;
+        }
+        assert_eq!(crate::rcs_gaps::cached_groups(a.id), 2);
+        a.delete_group(b"g1")?;
+        assert_eq!(crate::rcs_gaps::cached_groups(a.id), 1);
+        assert_eq!(crate::rcs_gaps::cached_groups(b.id), 1);
+        let a_id = a.id;
+        drop(a);
+        assert_eq!(crate::rcs_gaps::cached_groups(a_id), 0);
+        assert_eq!(crate::rcs_gaps::cached_groups(b.id), 1);
+        Ok(())
     }
 }

@@ -165,6 +165,53 @@ pub fn map_process<S: std::fmt::Debug + std::fmt::Display>(e: ProcessMessageErro
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Panics at the binding boundary
+// ---------------------------------------------------------------------------------------
+
+/// Run `f`, turning a panic inside it into [`Error::Library`].
+///
+/// No panic should be reachable (clippy denies `unwrap`/`expect`; bad input is an error),
+/// but one in OpenMLS or a dependency must not reach Python as `PanicException` (a
+/// `BaseException` that `except Exception` misses) nor leave the client unusable. Every
+/// store transaction runs inside this guard ([`crate::provider::Provider::atomic_keep`]
+/// rolls back when it fires), and the binding's mutexes recover from poisoning
+/// ([`relock`]), so the operation fails with `LibraryError` and the next one works.
+pub fn guard<T, E: From<Error>>(
+    f: impl FnOnce() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Error::Library(format!("a panic was caught: {what}")).into())
+        }
+    }
+}
+
+/// [`Python::detach`](pyo3::Python::detach) with [`guard`]: the GIL released, a panic
+/// turned into `LibraryError`.
+pub fn detach<T: Send, E: From<Error> + Send>(
+    py: pyo3::Python<'_>,
+    f: impl FnOnce() -> std::result::Result<T, E> + Send,
+) -> std::result::Result<T, E> {
+    py.detach(|| guard(f))
+}
+
+/// Lock `m`, recovering it if a panic poisoned it: whatever the panicking operation
+/// left behind is rolled back or reloaded by the caller (the store's undo log, the
+/// group reloaded from the store), so the data is usable.
+pub fn relock<T: ?Sized>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| {
+        m.clear_poison();
+        poisoned.into_inner()
+    })
+}
+
 impl From<crate::storage::StorageError> for Error {
     fn from(e: crate::storage::StorageError) -> Self {
         Error::Storage(e.to_string())
@@ -233,6 +280,20 @@ mod tests {
             map_kp_verify(KeyPackageVerifyError::InitKeyEqualsEncryptionKey),
             Error::Validation(_)
         ));
+    }
+
+    #[test]
+    fn a_panic_becomes_a_library_error_and_a_lock_recovers() {
+        let m = std::sync::Mutex::new(1);
+        let r: Result<()> = guard(|| {
+            let _held = m.lock();
+            panic!("boom");
+        });
+        assert!(matches!(r, Err(Error::Library(ref msg)) if msg.contains("boom")));
+        assert!(m.is_poisoned());
+        assert_eq!(*relock(&m), 1);
+        assert!(!m.is_poisoned());
+        assert_eq!(guard(|| Ok::<_, Error>(5)), Ok(5));
     }
 
     #[test]

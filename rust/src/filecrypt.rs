@@ -30,7 +30,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::error::{detach, Error, Result};
 
 /// The HKDF salt of Annex C: the first 32 bytes of the fractional part of π in hex.
 pub const PI_SALT: [u8; 32] = [
@@ -356,6 +356,8 @@ fn read_some(file: &mut File, buf: &mut [u8], path: &Path) -> StreamResult<usize
 }
 
 /// A temporary file next to the destination, removed on drop unless renamed onto it.
+/// It is owner-only (mode 0600 on Unix, whatever the umask): it holds plaintext not yet
+/// authenticated, and the file renamed onto the destination keeps that mode.
 struct TempFile {
     path: PathBuf,
     file: Option<File>,
@@ -375,15 +377,23 @@ impl TempFile {
         temp_name.push(name);
         temp_name.push(format!(".{:016x}.part", u64::from_be_bytes(rnd)));
         let path = dst.with_file_name(temp_name);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_at(dst))?;
-        Ok(Self {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path).map_err(io_at(dst))?;
+        let temp = Self {
             path,
             file: Some(file),
-        })
+        };
+        // The mode given at creation is masked by the umask; this one is not.
+        #[cfg(unix)]
+        if let Some(f) = &temp.file {
+            use std::os::unix::fs::PermissionsExt as _;
+            f.set_permissions(fs::Permissions::from_mode(0o600))
+                .map_err(io_at(dst))?;
+        }
+        Ok(temp)
     }
 
     fn write_all(&mut self, buf: &[u8], dst: &Path) -> StreamResult<()> {
@@ -649,7 +659,7 @@ fn file_encrypt<'py>(
     let mut tag = [0u8; TAG_LEN];
     let ciphertext = PyBytes::new_with(py, total, |out| {
         // The new bytes object is not shared yet: it may be filled without the GIL.
-        tag = py.detach(|| encrypt_into(&key, &iv, info.as_bytes(), &data, out))?;
+        tag = detach(py, || encrypt_into(&key, &iv, info.as_bytes(), &data, out))?;
         Ok(())
     })?;
     Ok((
@@ -676,10 +686,12 @@ fn file_decrypt<'py>(
     let key = fixed::<KEY_LEN>(key, "key")?;
     let iv = fixed::<IV_LEN>(iv, "iv")?;
     let tag = bytes_like(tag, "tag")?;
-    let opened = py.detach(|| open(&key, &iv, info.as_bytes(), &ciphertext, &tag, length_hint))?;
+    let opened = detach(py, || {
+        open(&key, &iv, info.as_bytes(), &ciphertext, &tag, length_hint)
+    })?;
     PyBytes::new_with(py, opened.message_len(), |out| {
         // The new bytes object is not shared yet: it may be filled without the GIL.
-        py.detach(|| decrypt_into(&opened, &ciphertext, out))?;
+        detach(py, || decrypt_into(&opened, &ciphertext, out))?;
         Ok(())
     })
 }
@@ -697,7 +709,7 @@ fn file_encrypt_path<'py>(
 ) -> PyResult<EncryptPathOut<'py>> {
     let key = fixed_or_random::<KEY_LEN>(key, "key")?;
     let iv = fixed_or_random::<IV_LEN>(iv, "iv")?;
-    let (tag, m) = py.detach(|| encrypt_path(&src, &dst, &key, &iv, info.as_bytes()))?;
+    let (tag, m) = detach(py, || encrypt_path(&src, &dst, &key, &iv, info.as_bytes()))?;
     Ok((
         PyBytes::new(py, key.as_ref()),
         PyBytes::new(py, iv.as_ref()),
@@ -723,7 +735,9 @@ fn file_decrypt_path(
     let key = fixed::<KEY_LEN>(key, "key")?;
     let iv = fixed::<IV_LEN>(iv, "iv")?;
     let tag = bytes_like(tag, "tag")?;
-    Ok(py.detach(|| decrypt_path(&src, &dst, &key, &iv, info.as_bytes(), &tag, length_hint))?)
+    Ok(detach(py, || {
+        decrypt_path(&src, &dst, &key, &iv, info.as_bytes(), &tag, length_hint)
+    })?)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -15,7 +15,7 @@ use tls_codec::{Deserialize as _, Serialize as _, VLBytes};
 
 use crate::client::ClientCore;
 use crate::credentials::Credential;
-use crate::error::{classify, map_process, Error, Result};
+use crate::error::{classify, detach, map_process, relock, Error, Result};
 use crate::key_packages::KeyPackage;
 use crate::types::{py_suite, BytesIn};
 
@@ -570,7 +570,7 @@ impl StagedCommitOut {
     /// Whether this staged commit is still waiting to be merged.
     #[getter]
     fn is_pending(&self) -> bool {
-        self.staged.lock().map(|s| s.is_some()).unwrap_or(false)
+        relock(&self.staged).is_some()
     }
 
     fn __repr__(&self) -> String {
@@ -594,15 +594,15 @@ impl StagedCommitOut {
 pub struct Group {
     pub client: Arc<ClientCore>,
     pub inner: Mutex<MlsGroup>,
-    /// The client's `store_changes` when `inner` was last known to match the store:
-    /// when the counter moved since, another worker may have changed this group
-    /// (another group's operation may have been the one to notice), so it is reloaded.
-    synced: std::sync::atomic::AtomicU64,
+    /// The version of the stored group that `inner` is (see [`crate::durability`]);
+    /// None when unknown (the next operation reloads the group).
+    seen: Mutex<Option<Vec<u8>>>,
 }
 
+/// The group, recovering the lock if a panic poisoned it (the operation that panicked
+/// failed, and the group was reloaded from the store).
 pub(crate) fn lock(m: &Mutex<MlsGroup>) -> Result<MutexGuard<'_, MlsGroup>> {
-    m.lock()
-        .map_err(|_| Error::Library("the group lock is poisoned".into()))
+    Ok(relock(m))
 }
 
 /// The content of a TLS `opaque<V>` encoding (a struct with one such field).
@@ -703,21 +703,30 @@ enum Processed {
 }
 
 impl Group {
+    /// A handle whose group's stored version is unknown: its first operation reloads it.
     pub fn new(client: Arc<ClientCore>, group: MlsGroup) -> Self {
-        let synced = client
-            .store_changes
-            .load(std::sync::atomic::Ordering::SeqCst);
         Self {
             client,
             inner: Mutex::new(group),
-            synced: std::sync::atomic::AtomicU64::new(synced),
+            seen: Mutex::new(None),
+        }
+    }
+
+    /// A handle on `group` as stored at `version` (see [`crate::durability`]).
+    pub fn at(client: Arc<ClientCore>, group: MlsGroup, version: Vec<u8>) -> Self {
+        Self {
+            client,
+            inner: Mutex::new(group),
+            seen: Mutex::new(Some(version)),
         }
     }
 
     /// One operation on the group: the GIL released, serialised with the client's
-    /// other operations, in one store transaction. If another connection changed the
-    /// store the group is reloaded first; if the operation fails the store rolls back
-    /// and the group is reloaded from it, so object and store never disagree.
+    /// other operations, in one store transaction. If the store holds another version of
+    /// the group than this handle (another handle, thread or process changed it) the
+    /// group is reloaded first; an operation that writes bumps the version; if the
+    /// operation fails (or panics) the store rolls back and the group is reloaded from
+    /// it, so object and store never disagree.
     pub(crate) fn with<T: Send>(
         &self,
         py: Python<'_>,
@@ -737,34 +746,77 @@ impl Group {
     ) -> PyResult<T> {
         let client = &self.client;
         let inner = &self.inner;
-        let synced = &self.synced;
-        Ok(py.detach(|| {
+        let seen = &self.seen;
+        Ok(detach(py, || {
+            let kept = std::cell::Cell::new(false);
             let result = client.run_keep(
-                |_stale| {
+                |stale| {
                     let mut g = lock(inner)?;
                     let record = crate::client::group_record_key(g.group_id().as_slice());
-                    if client.provider.storage().get_app(&record)?.is_none() {
+                    let storage = client.provider.storage();
+                    let Some(stored) = storage.get_app(&record)? else {
                         return Err(Error::GroupState(
                             "the group was deleted from this client's store".into(),
                         ));
-                    }
-                    // `run_keep` counted this operation's `stale` already.
-                    let changes = client
-                        .store_changes
-                        .load(std::sync::atomic::Ordering::SeqCst);
-                    if synced.load(std::sync::atomic::Ordering::SeqCst) != changes {
+                    };
+                    let mut seen = relock(seen);
+                    if stale || seen.as_deref() != Some(stored.as_slice()) {
                         reload(&mut g, client)?;
-                        synced.store(changes, std::sync::atomic::Ordering::SeqCst);
+                        *seen = Some(stored.clone());
                     }
-                    f(&mut g, client)
+                    let out = f(&mut g, client)?;
+                    let written = if storage.has_changes()? {
+                        let next = crate::durability::next_version(&stored)?;
+                        storage.put_app(&record, &next)?;
+                        Some(next)
+                    } else {
+                        None
+                    };
+                    Ok((out, written))
                 },
-                keep,
+                |(out, _)| {
+                    kept.set(keep(out));
+                    kept.get()
+                },
             );
-            if result.is_err() {
-                let _ = client.run_plain(|| reload(&mut *lock(inner)?, client));
+            match result {
+                Ok((out, written)) => {
+                    if let (true, Some(next)) = (kept.get(), written) {
+                        *relock(seen) = Some(next);
+                    }
+                    Ok(out)
+                }
+                Err(e) => {
+                    // The store rolled back: reload the group and the version it is at.
+                    let _ = client.run_plain(|| {
+                        let mut g = lock(inner)?;
+                        let record = crate::client::group_record_key(g.group_id().as_slice());
+                        *relock(seen) = client.provider.storage().get_app(&record)?;
+                        reload(&mut g, client)
+                    });
+                    Err(e)
+                }
             }
-            result
         })?)
+    }
+
+    /// The group for a read-only property: reloaded first if another handle of this
+    /// client changed the stored group since this one last looked (a change by another
+    /// process shows at this handle's next operation).
+    fn current(&self) -> Result<MutexGuard<'_, MlsGroup>> {
+        let client = &self.client;
+        client.run_plain(|| {
+            let mut g = lock(&self.inner)?;
+            let record = crate::client::group_record_key(g.group_id().as_slice());
+            if let Some(stored) = client.provider.storage().get_app(&record)? {
+                let mut seen = relock(&self.seen);
+                if seen.as_deref() != Some(stored.as_slice()) {
+                    reload(&mut g, client)?;
+                    *seen = Some(stored);
+                }
+            }
+            Ok(g)
+        })
     }
 
     fn process_inner(g: &mut MlsGroup, c: &ClientCore, data: &[u8]) -> Result<Processed> {
@@ -953,11 +1005,16 @@ impl Group {
     /// references `queue` returns are removed from the proposal store whatever happens.
     /// The RCC.16 code queues the bare proposals OpenMLS cannot decode this way, so that
     /// a commit referencing them can be processed.
+    ///
+    /// With `journal` (an entry id and a context), a decrypted application message is also
+    /// written to the conversation journal in the same transaction
+    /// ([`crate::conversation_store`]).
     pub(crate) fn process_around(
         &self,
         py: Python<'_>,
         message: &[u8],
         queue: impl FnOnce(&mut MlsGroup, &ClientCore) -> Result<Vec<ProposalRef>> + Send,
+        journal: Option<(Vec<u8>, Vec<u8>)>,
     ) -> PyResult<Py<PyAny>> {
         let processed = self.with_keep(
             py,
@@ -967,6 +1024,26 @@ impl Group {
                 for r in &queued {
                     // Gone already when the commit consumed it.
                     let _ = g.remove_pending_proposal(c.provider.storage(), r);
+                }
+                if let (
+                    Ok(Processed::App {
+                        sender,
+                        credential,
+                        plaintext,
+                        aad,
+                        epoch,
+                        ..
+                    }),
+                    Some((entry_id, context)),
+                ) = (&result, &journal)
+                {
+                    crate::conversation_store::journal(
+                        c,
+                        g.group_id().as_slice(),
+                        entry_id,
+                        context,
+                        (plaintext, aad, *sender, credential, *epoch),
+                    )?;
                 }
                 result
             },
@@ -1078,7 +1155,7 @@ impl Group {
 
     #[getter]
     fn epoch(&self) -> PyResult<u64> {
-        Ok(lock(&self.inner)?.epoch().as_u64())
+        Ok(self.current()?.epoch().as_u64())
     }
 
     #[getter]
@@ -1089,30 +1166,30 @@ impl Group {
 
     #[getter]
     fn own_leaf_index(&self) -> PyResult<u32> {
-        Ok(lock(&self.inner)?.own_leaf_index().u32())
+        Ok(self.current()?.own_leaf_index().u32())
     }
 
     /// False once this member has been removed from the group.
     #[getter]
     fn is_active(&self) -> PyResult<bool> {
-        Ok(lock(&self.inner)?.is_active())
+        Ok(self.current()?.is_active())
     }
 
     #[getter]
     fn epoch_authenticator<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let a = lock(&self.inner)?.epoch_authenticator().as_slice().to_vec();
+        let a = self.current()?.epoch_authenticator().as_slice().to_vec();
         Ok(PyBytes::new(py, &a))
     }
 
     #[getter]
     fn has_pending_commit(&self) -> PyResult<bool> {
-        Ok(lock(&self.inner)?.pending_commit().is_some())
+        Ok(self.current()?.pending_commit().is_some())
     }
 
     /// References of the proposals waiting to be committed.
     #[getter]
     fn pending_proposals<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        let g = lock(&self.inner)?;
+        let g = self.current()?;
         Ok(g.pending_proposals()
             .map(|p| PyBytes::new(py, p.proposal_reference_ref().as_slice()))
             .collect())
@@ -1128,7 +1205,8 @@ impl Group {
 
     /// The member at `leaf_index`, or None for a blank leaf.
     fn member(&self, py: Python<'_>, leaf_index: u32) -> PyResult<Option<Py<MemberInfo>>> {
-        let m = lock(&self.inner)?
+        let m = self
+            .current()?
             .member_at(LeafNodeIndex::new(leaf_index))
             .map(|m| MemberData::from_member(&m));
         m.map(|m| m.into_py(py)).transpose()
@@ -1137,7 +1215,7 @@ impl Group {
     /// The group context extensions as ``(type, data)`` pairs.
     #[getter]
     fn extensions(&self) -> PyResult<Vec<(u16, Vec<u8>)>> {
-        let g = lock(&self.inner)?;
+        let g = self.current()?;
         extensions_to_pairs(g.extensions().iter())
     }
 
@@ -1219,7 +1297,7 @@ impl Group {
     /// Returns an ApplicationMessage, a ProposalMessage (stored as pending) or a
     /// StagedCommit (to merge with :meth:`merge_staged_commit`).
     fn process_message(&self, py: Python<'_>, message: BytesIn) -> PyResult<Py<PyAny>> {
-        self.process_around(py, &message, |_, _| Ok(Vec::new()))
+        self.process_around(py, &message, |_, _| Ok(Vec::new()), None)
     }
 
     /// Apply a staged commit returned by :meth:`process_message`; the group moves
@@ -1229,9 +1307,7 @@ impl Group {
         let group_id = &staged.group_id;
         let from_epoch = staged.from_epoch;
         self.with(py, move |g, c| {
-            let mut slot = slot
-                .lock()
-                .map_err(|_| Error::Library("staged commit lock poisoned".into()))?;
+            let mut slot = relock(slot);
             if g.group_id().as_slice() != group_id.as_slice() {
                 return Err(Error::GroupState(
                     "the staged commit is for another group".into(),

@@ -29,7 +29,7 @@ use pyo3::types::{PyBytes, PyDict};
 use tls_codec::{Deserialize as _, Serialize as _, TlsDeserialize, TlsSerialize, TlsSize, VLBytes};
 
 use crate::client::Client;
-use crate::error::{classify, map_kp_verify, Error, Result};
+use crate::error::{classify, detach, map_kp_verify, Error, Result};
 use crate::group::{Group, GroupConfig};
 use crate::key_packages::KeyPackage;
 use crate::provider::Provider;
@@ -128,7 +128,7 @@ fn store_bundle(
 /// expired lifetime is accepted.
 #[pyfunction]
 fn interop_load_key_package(py: Python<'_>, data: BytesIn) -> PyResult<KeyPackage> {
-    let inner = py.detach(|| key_package_ignoring_lifetime(&data))?;
+    let inner = detach(py, || key_package_ignoring_lifetime(&data))?;
     Ok(KeyPackage { inner })
 }
 
@@ -148,7 +148,7 @@ fn interop_import_key_package<'py>(
     encryption_priv: BytesIn,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let core = client.core.clone();
-    let hash_ref = py.detach(move || -> Result<Vec<u8>> {
+    let hash_ref = detach(py, move || -> Result<Vec<u8>> {
         let kp = key_package_ignoring_lifetime(&key_package)?;
         if kp.ciphersuite() != core.suite {
             return Err(Error::InvalidArgument(
@@ -204,7 +204,7 @@ fn interop_join_group(
         resumption_psks,
     )?;
     let core = client.core.clone();
-    let group = py.detach(|| -> Result<MlsGroup> {
+    let group = detach(py, || -> Result<MlsGroup> {
         let msg: MlsMessageIn = parse("not an MLSMessage", &welcome)?;
         let welcome = match msg.extract() {
             MlsMessageBodyIn::Welcome(w) => w,
@@ -281,7 +281,7 @@ fn interop_process_welcome<'py>(
         kp_ref: Vec<u8>,
         has_tree: bool,
     }
-    let out = py.detach(|| -> Result<Out> {
+    let out = detach(py, || -> Result<Out> {
         let provider = Provider::in_memory();
         let kp = key_package_ignoring_lifetime(&key_package)?;
         let suite = kp.ciphersuite();
@@ -358,7 +358,7 @@ fn interop_verify_ratchet_tree(
     group_id: BytesIn,
 ) -> PyResult<()> {
     let suite = suite_from_u16(ciphersuite)?;
-    py.detach(|| -> Result<()> {
+    detach(py, || -> Result<()> {
         let provider = Provider::in_memory();
         let tree: RatchetTreeIn = parse("not a ratchet tree", &ratchet_tree)?;
         let gid = GroupId::from_slice(&group_id);

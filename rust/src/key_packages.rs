@@ -11,7 +11,7 @@ use pyo3::types::PyBytes;
 use tls_codec::{Deserialize as _, Serialize as _};
 
 use crate::credentials::Credential;
-use crate::error::{map_kp_verify, Error, Result};
+use crate::error::{detach, map_kp_verify, Error, Result};
 use crate::types::{check_suite, py_suite, BytesIn};
 
 /// A validated key package.
@@ -67,7 +67,7 @@ impl KeyPackage {
     /// UnsupportedCiphersuiteError or ValidationError.
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: BytesIn) -> PyResult<Self> {
-        let inner = py.detach(|| parse_key_package(&data))?;
+        let inner = detach(py, || parse_key_package(&data))?;
         Ok(Self { inner })
     }
 

@@ -2,16 +2,20 @@
 //! This is the only `#[pymodule]`; every native export is registered here.
 
 mod client;
+mod conversation_store;
 mod credentials;
+mod durability;
 mod error;
 mod filecrypt;
 mod group;
+mod inspect;
 mod interop;
 mod key_packages;
 mod pg_storage;
 mod provider;
 mod rcs_by_reference;
 mod rcs_gaps;
+mod secret_bytes;
 mod storage;
 mod types;
 mod welcome;
@@ -40,5 +44,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     filecrypt::register(m)?;
     interop::register(m)?;
     rcs_gaps::register(m)?;
+    conversation_store::register(m)?;
+    inspect::register(m)?;
+    durability::register(m)?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use openmls_rust_crypto::RustCrypto;
 use openmls_traits::OpenMlsProvider;
 
-use crate::error::{Error, Result};
+use crate::error::{guard, Error, Result};
 use crate::storage::{KvStorage, SqliteOptions};
 
 /// The storage backend behind every client.
@@ -28,17 +28,11 @@ impl Provider {
         }
     }
 
-    /// Open (or create) an SQLite store. A new file is made readable by its owner
-    /// only (it holds private keys; see the README on keys at rest).
+    /// Open (or create) an SQLite store. The file and its `-wal` and `-shm` companions
+    /// are made readable by their owner only, whatever the umask (they hold private
+    /// keys; see the README on keys at rest).
     pub fn open(path: &Path, options: SqliteOptions) -> Result<Self> {
-        let created = !path.exists();
         let storage = KvStorage::open_sqlite(path, options)?;
-        #[cfg(unix)]
-        if created {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| Error::Storage(format!("cannot restrict {}: {e}", path.display())))?;
-        }
         Ok(Self {
             crypto: RustCrypto::default(),
             storage,
@@ -64,13 +58,16 @@ impl Provider {
 
     /// Like [`Self::atomic`], but a successful result for which `keep` says false is
     /// not written either (the store stays as before `f`).
+    ///
+    /// A panic inside `f` is caught ([`guard`]): the transaction is rolled back (the
+    /// file's write lock released) and the panic returned as [`Error::Library`].
     pub fn atomic_keep<T>(
         &self,
         f: impl FnOnce(bool) -> Result<T>,
         keep: impl FnOnce(&T) -> bool,
     ) -> Result<T> {
         let stale = self.storage.begin()?;
-        match f(stale) {
+        match guard(|| f(stale)) {
             Ok(v) if !keep(&v) => {
                 self.storage.rollback()?;
                 Ok(v)

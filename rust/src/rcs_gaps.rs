@@ -68,22 +68,8 @@ const LABEL_PREFIX: &str = "MLS 1.0 ";
 // The stored MessageSecretsStore, mirrored
 // ---------------------------------------------------------------------------------------
 
-/// Bytes as OpenMLS's serde writes them: `Vec<u8>` as an array, `VLBytes` and
-/// `SecretVLBytes` as `{"vec": [...]}`.
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum SerdeBytes {
-    Plain(Vec<u8>),
-    Vl { vec: Vec<u8> },
-}
-
-impl SerdeBytes {
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            SerdeBytes::Plain(v) | SerdeBytes::Vl { vec: v } => v,
-        }
-    }
-}
+// Secret bytes (wiped on drop), in either of OpenMLS's serde forms.
+use crate::secret_bytes::SerdeBytes;
 
 /// `Secret { value: SecretVLBytes }` (ciphersuite/secret.rs).
 #[derive(Serialize, Deserialize)]
@@ -234,22 +220,41 @@ struct Cached {
     next_generation: Option<u32>,
 }
 
-type CacheKey = (usize, Vec<u8>);
+/// (the client's [`ClientCore::id`], the group id): ids are never reused, so an entry
+/// cannot outlive its client into another; entries are evicted on `delete_group` and when
+/// the client is dropped ([`evict_cached_secrets`]).
+type CacheKey = (u64, Vec<u8>);
 
 static CACHE: LazyLock<Mutex<HashMap<CacheKey, Cached>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn cache_key(g: &MlsGroup, c: &ClientCore) -> CacheKey {
-    (
-        c as *const ClientCore as usize,
-        g.group_id().as_slice().to_vec(),
-    )
+    (c.id, g.group_id().as_slice().to_vec())
 }
 
 fn cache() -> Result<MutexGuard<'static, HashMap<CacheKey, Cached>>> {
-    CACHE
-        .lock()
-        .map_err(|_| Error::Library("the secrets cache lock is poisoned".into()))
+    Ok(crate::error::relock(&CACHE))
+}
+
+/// Forget (and wipe) the cached secrets of client `client_id`: of one group, or of all.
+pub fn evict_cached_secrets(client_id: u64, group_id: Option<&[u8]>) {
+    crate::error::relock(&CACHE)
+        .retain(|(client, group), _| *client != client_id || group_id.is_some_and(|g| g != group));
+}
+
+/// Fill the cache for `g` as a send does (for tests).
+#[cfg(test)]
+pub fn cache_secrets_for_tests(g: &MlsGroup, c: &ClientCore) -> Result<()> {
+    current_sender_state(g, c, true).map(|_| ())
+}
+
+/// How many groups of client `client_id` have cached secrets (for tests).
+#[cfg(test)]
+pub fn cached_groups(client_id: u64) -> usize {
+    crate::error::relock(&CACHE)
+        .keys()
+        .filter(|(client, _)| *client == client_id)
+        .count()
 }
 
 /// The current epoch's sender data secret and next generation, from the cache or the store.
@@ -410,7 +415,7 @@ fn expand_with_label(
     label: &str,
     context: &[u8],
     length: usize,
-) -> Result<Vec<u8>> {
+) -> Result<Zeroizing<Vec<u8>>> {
     let len16 = u16::try_from(length).map_err(|_| Error::Library("length too long".into()))?;
     let mut info = len16.to_be_bytes().to_vec();
     put_vl(&mut info, format!("{LABEL_PREFIX}{label}").as_bytes())?;
@@ -420,7 +425,7 @@ fn expand_with_label(
         .crypto()
         .hkdf_expand(suite.hash_algorithm(), secret, &info, length)
         .map_err(|e| Error::Library(format!("hkdf_expand: {e:?}")))?;
-    Ok(okm.as_slice().to_vec())
+    Ok(Zeroizing::new(okm.as_slice().to_vec()))
 }
 
 /// `SignContent { opaque label<V>; opaque content<V>; }` (RFC 9420 §5.1.2).
@@ -1226,17 +1231,25 @@ fn rcs_proposal_ref<'py>(
 /// requests by reference: ``proposals`` are the bare SelfRemove (0xF003) and ServerRemove
 /// (0xF004) PublicMessages of the current epoch received so far (verified again here),
 /// made available to a commit that references them.
+///
+/// ``journal=(entry_id, context)`` also writes a decrypted application message, with
+/// ``context``, to the conversation journal in the same store transaction (see
+/// ``rcs_load_conversation``).
 #[pyfunction]
-#[pyo3(signature = (group, message, *, proposals=Vec::new()))]
+#[pyo3(signature = (group, message, *, proposals=Vec::new(), journal=None))]
 fn rcs_process_message(
     py: Python<'_>,
     group: PyRef<'_, Group>,
     message: BytesIn,
     proposals: Vec<Vec<u8>>,
+    journal: Option<(Vec<u8>, Vec<u8>)>,
 ) -> PyResult<Py<PyAny>> {
-    group.process_around(py, &message, move |g, c| {
-        crate::rcs_by_reference::queue(g, c, &proposals)
-    })
+    group.process_around(
+        py,
+        &message,
+        move |g, c| crate::rcs_by_reference::queue(g, c, &proposals),
+        journal,
+    )
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -69,7 +69,8 @@
 //!
 //! Opening never writes to a file before it is recognised: a file that is not an
 //! SQLite database, an SQLite database without our metadata, and a store written by a
-//! newer schema are refused with distinct errors and left as they were. A new store
+//! newer schema are refused with distinct errors and left as they were (an SQLite
+//! file only has its mode restricted, see below). A new store
 //! is created only where no file exists, the file is empty, or it is an SQLite
 //! database with no schema objects at all.
 //!
@@ -80,6 +81,15 @@
 //! `secure_delete` is on, so deleted secrets (consumed key packages, old epoch
 //! secrets) are overwritten in the database file; old page images can remain in the
 //! `-wal` file until SQLite reuses that space.
+//!
+//! On Unix the store file is created with mode 0600, and opening sets 0600 on an
+//! existing file (an empty one included) and on its `-wal`, `-shm` and `-journal`
+//! companions, whatever the umask, before SQLite opens it: SQLite creates the
+//! companions with the mode of the database file, so they are owner-only too.
+//!
+//! Values in the cache and the undo log are wiped from memory when they are replaced,
+//! rolled back, evicted or dropped, and entities are serialised without leaving copies
+//! in freed memory.
 //!
 //! Encryption at rest is not built in. SQLCipher would give it: build `rusqlite` with
 //! `bundled-sqlcipher-vendored-openssl` instead of `bundled` (that compiles OpenSSL's
@@ -99,6 +109,7 @@ use openmls_traits::storage::{traits, StorageProvider, CURRENT_VERSION};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 /// The schema version this code writes, and the newest it reads.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -240,9 +251,13 @@ impl Default for SqliteOptions {
     }
 }
 
+/// A stored value: wiped from memory when it leaves the cache or the undo log (values
+/// hold private keys and epoch secrets).
+type Value = Zeroizing<Vec<u8>>;
+
 /// A key's state before a transaction first touched it: `None` when the key was not
 /// in the working set, else its entry there.
-type Undo = HashMap<Vec<u8>, Option<Option<Vec<u8>>>>;
+type Undo = HashMap<Vec<u8>, Option<Option<Value>>>;
 
 /// The database behind the working set of a persistent store: an SQLite file
 /// ([`Db`]) or a PostgreSQL schema ([`crate::pg_storage::PgDb`]).
@@ -365,7 +380,7 @@ impl Backend for Db {
 struct Inner {
     /// Key -> `Some(value)` or `None` (known absent). The whole store in memory; a
     /// read-through cache over `db` otherwise.
-    entries: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    entries: HashMap<Vec<u8>, Option<Value>>,
     /// The undo log, one frame per open (nested) transaction, outermost first.
     frames: Vec<Undo>,
     db: Option<Box<dyn Backend>>,
@@ -445,6 +460,9 @@ impl KvStorage {
         } else if !options.create {
             return Err(StorageError::NotFound { path: shown });
         }
+        // Owner-only before SQLite opens the file: SQLite creates `-wal` and `-shm` with
+        // the mode of the database file, so they are owner-only too.
+        restrict_store_files(path, !has_content).map_err(io_err)?;
 
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if !has_content {
@@ -483,6 +501,8 @@ impl KvStorage {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         let data_version: i64 = conn.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        // Again, for companions another process created meanwhile.
+        restrict_store_files(path, false).map_err(io_err)?;
 
         Ok(Self::with_backend(Box::new(Db {
             conn,
@@ -570,6 +590,11 @@ impl KvStorage {
         }
     }
 
+    /// Whether the open transactions have written or deleted anything yet.
+    pub fn has_changes(&self) -> Result<bool> {
+        Ok(self.lock()?.frames.iter().any(|f| !f.is_empty()))
+    }
+
     /// How many transactions are open (0 when none, 2 or more when nested).
     pub fn transaction_depth(&self) -> Result<usize> {
         Ok(self.lock()?.frames.len())
@@ -654,8 +679,13 @@ impl KvStorage {
         })
     }
 
+    /// The store's state. A panic that poisoned the lock is recovered from: the caller
+    /// that panicked rolls its transaction back (see `Provider::atomic_keep`).
     fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
-        self.inner.lock().map_err(|_| StorageError::Poisoned)
+        Ok(self.inner.lock().unwrap_or_else(|poisoned| {
+            self.inner.clear_poison();
+            poisoned.into_inner()
+        }))
     }
 
     /// Set (`Some`) or delete (`None`) one key: inside a transaction it joins it,
@@ -711,7 +741,7 @@ impl KvStorage {
         value: &V,
     ) -> Result<()> {
         let k = mls_key(label, key)?;
-        let v = serde_json::to_vec(value)?;
+        let v = to_json(value)?;
         self.set_one(k, Some(v))
     }
 
@@ -756,7 +786,7 @@ impl KvStorage {
         self.atomic(|inner| {
             let mut list = inner.get_json_list(&k)?;
             list.push(item);
-            inner.set(k, Some(serde_json::to_vec(&list)?));
+            inner.set(k, Some(to_json(&list)?));
             Ok(())
         })
     }
@@ -770,9 +800,12 @@ impl Inner {
                 return Ok(None);
             };
             let row = db.get(key)?;
-            self.entries.insert(key.to_vec(), row);
+            self.entries.insert(key.to_vec(), row.map(Zeroizing::new));
         }
-        Ok(self.entries.get(key).and_then(|v| v.as_deref()))
+        Ok(self
+            .entries
+            .get(key)
+            .and_then(|v| v.as_ref().map(|v| v.as_slice())))
     }
 
     fn get_json_list(&mut self, key: &[u8]) -> Result<Vec<serde_json::Value>> {
@@ -790,7 +823,8 @@ impl Inner {
                 frame.insert(key.clone(), self.entries.get(&key).cloned());
             }
         }
-        self.entries.insert(key, value);
+        // The value replaced, if any, is wiped as it drops.
+        self.entries.insert(key, value.map(Zeroizing::new));
     }
 
     /// Every present record whose key starts with `prefix`, with its value, sorted.
@@ -801,14 +835,14 @@ impl Inner {
             let end = prefix_successor(prefix);
             let rows = db.range(prefix, end.as_deref())?;
             for (k, v) in rows {
-                self.entries.entry(k).or_insert(Some(v));
+                self.entries.entry(k).or_insert(Some(Zeroizing::new(v)));
             }
         }
         Ok(self
             .entries
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.to_vec())))
             .collect())
     }
 
@@ -854,7 +888,10 @@ impl Inner {
                 let changes: Vec<(&[u8], Option<&[u8]>)> = frame
                     .keys()
                     .map(|k| {
-                        let value = self.entries.get(k).and_then(|v| v.as_deref());
+                        let value = self
+                            .entries
+                            .get(k)
+                            .and_then(|v| v.as_ref().map(|z| z.as_slice()));
                         (k.as_slice(), value)
                     })
                     .collect();
@@ -920,7 +957,7 @@ fn flush(conn: &Connection, changes: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
     Ok(())
 }
 
-fn restore(entries: &mut HashMap<Vec<u8>, Option<Vec<u8>>>, frame: Undo) {
+fn restore(entries: &mut HashMap<Vec<u8>, Option<Value>>, frame: Undo) {
     for (key, previous) in frame {
         match previous {
             Some(entry) => {
@@ -1026,6 +1063,48 @@ fn open_error(e: rusqlite::Error, path: &str) -> StorageError {
     }
 }
 
+/// Make the store file at `path` and its SQLite companions (`-wal`, `-shm`,
+/// `-journal`) readable and writable by their owner only, whatever the umask; with
+/// `create`, create the store file (empty, owner-only) if it does not exist.
+#[cfg(unix)]
+fn restrict_store_files(path: &Path, create: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    if create {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let restrict = |p: &Path| -> std::io::Result<()> {
+        match std::fs::metadata(p) {
+            Ok(m) if m.permissions().mode() & 0o777 != 0o600 => {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && p != path => Ok(()),
+            Err(e) => Err(e),
+        }
+    };
+    restrict(path)?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        restrict(Path::new(&companion))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_store_files(_path: &Path, _create: bool) -> std::io::Result<()> {
+    Ok(())
+}
+
 fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
@@ -1037,6 +1116,37 @@ fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize
         }
     }
     Ok(filled)
+}
+
+/// A writer whose buffer, when it must grow, wipes the buffer it leaves.
+struct WipingWriter(Value);
+
+impl std::io::Write for WipingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let needed = self.0.len().saturating_add(buf.len());
+        if needed > self.0.capacity() {
+            let capacity = needed.max(self.0.capacity().saturating_mul(2)).max(256);
+            let mut bigger = Zeroizing::new(Vec::with_capacity(capacity));
+            bigger.extend_from_slice(&self.0);
+            // The old buffer is wiped as it drops.
+            self.0 = bigger;
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The JSON of an entity (which may hold secrets) without stray copies left in freed
+/// memory while it is written.
+fn to_json<V: Serialize + ?Sized>(value: &V) -> Result<Vec<u8>> {
+    let mut w = WipingWriter(Zeroizing::new(Vec::new()));
+    serde_json::to_writer(&mut w, value)?;
+    // Moved out (no copy); the store wraps it again.
+    Ok(std::mem::take(&mut *w.0))
 }
 
 /// The smallest byte string greater than every string starting with `prefix`, or

@@ -10,7 +10,7 @@ use pyo3::types::PyBytes;
 use tls_codec::{Deserialize as _, Serialize as _};
 
 use crate::client::ClientCore;
-use crate::error::{classify, Error, Result};
+use crate::error::{classify, detach, relock, Error, Result};
 use crate::group::{extensions_to_pairs_inner, Group, MemberData, MemberInfo};
 
 /// The Welcome, its optional out-of-band ratchet tree and the join settings.
@@ -86,8 +86,13 @@ fn context_bytes(staged: &StagedWelcome) -> Result<Vec<u8>> {
 }
 
 /// Build the group and record it; a group of the same id is erased first when the input
-/// says to replace it, else refused.
-fn build(core: &ClientCore, input: &WelcomeInput, staged: StagedWelcome) -> Result<MlsGroup> {
+/// says to replace it, else refused. Returns the group and its version (see
+/// [`crate::durability`]).
+fn build(
+    core: &ClientCore,
+    input: &WelcomeInput,
+    staged: StagedWelcome,
+) -> Result<(MlsGroup, Vec<u8>)> {
     let id = staged.group_context().group_id().clone();
     if MlsGroup::load(core.provider.storage(), &id)
         .map_err(|e| Error::Storage(e.to_string()))?
@@ -101,15 +106,16 @@ fn build(core: &ClientCore, input: &WelcomeInput, staged: StagedWelcome) -> Resu
         core.erase_group(id.as_slice())?;
     }
     let group = staged.into_group(&core.provider).map_err(classify)?;
-    core.record_group(&group)?;
-    Ok(group)
+    let version = core.record_group(&group)?;
+    Ok((group, version))
 }
 
-/// Join for good: the group is built and recorded in one store transaction.
-pub fn join(core: &ClientCore, input: &WelcomeInput) -> Result<(MlsGroup, Vec<Extension>)> {
+/// Join for good: the group is built and recorded in one store transaction. Returns
+/// the group and its version (see [`crate::durability`]).
+pub fn join(core: &ClientCore, input: &WelcomeInput) -> Result<(MlsGroup, Vec<u8>)> {
     core.run(|_| {
-        let (staged, extensions) = stage(core, input)?;
-        Ok((build(core, input, staged)?, extensions))
+        let (staged, _) = stage(core, input)?;
+        build(core, input, staged)
     })
 }
 
@@ -168,7 +174,7 @@ pub struct StagedWelcomeOut {
 
 impl StagedWelcomeOut {
     pub fn stage(py: Python<'_>, core: Arc<ClientCore>, input: WelcomeInput) -> PyResult<Self> {
-        let seen = py.detach(|| inspect(&core, &input))?;
+        let seen = detach(py, || inspect(&core, &input))?;
         Ok(Self {
             core,
             input,
@@ -202,14 +208,12 @@ impl StagedWelcomeOut {
         let input = &self.input;
         let expected = &self.context;
         let joined = &self.joined;
-        let group = py.detach(|| -> Result<MlsGroup> {
-            let mut joined = joined
-                .lock()
-                .map_err(|_| Error::Library("the staged welcome lock is poisoned".into()))?;
+        let (group, version) = detach(py, || -> Result<(MlsGroup, Vec<u8>)> {
+            let mut joined = relock(joined);
             if *joined {
                 return Err(Error::GroupState("this Welcome was already joined".into()));
             }
-            let group = core.run(|_| {
+            let joined_group = core.run(|_| {
                 let (staged, _) = stage(core, input)?;
                 if context_bytes(&staged)? != *expected {
                     return Err(Error::GroupState(
@@ -219,9 +223,9 @@ impl StagedWelcomeOut {
                 build(core, input, staged)
             })?;
             *joined = true;
-            Ok(group)
+            Ok(joined_group)
         })?;
-        Ok(Group::new(self.core.clone(), group))
+        Ok(Group::at(self.core.clone(), group, version))
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

@@ -21,6 +21,7 @@ from rcs_mls.rcs.conversation import (
     ConversationEnded,
     FailureReport,
     FileKeyReceived,
+    MetadataKeysRequested,
     Outgoing,
     SubjectChange,
 )
@@ -282,7 +283,8 @@ def test_an_extension_no_member_may_set(net: Net) -> None:
     result = carol_conv.group.commit(group_context_extensions=flagged)
     carol_conv.group.merge_pending_commit()
     for device_conv in (conv, bob_conv):
-        assert isinstance(inject(device_conv, result.commit), CommitApplied)
+        event = inject(device_conv, result.commit)
+        assert isinstance(event, MetadataKeysRequested) and event.sender == CAROL
     _same_epoch(conv, bob_conv, carol_conv)
 
 

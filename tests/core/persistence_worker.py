@@ -199,6 +199,18 @@ def multi(directory: Path, worker: str, count: int, commit_group: str, commit_ev
     print(commits, flush=True)
 
 
+def handles(directory: Path, worker: str, count: int) -> None:
+    """Alice on two handles of the same stored group: encrypt `count` messages, each on a
+    handle picked at random, into the shared queue handles.sqlite."""
+    rng = random.Random(worker)
+    alice = open_client(directory, "alice")
+    pair = (alice.load_group(GROUP_ID), alice.load_group(GROUP_ID))
+    db = sqlite3.connect(directory / "handles.sqlite", timeout=60, isolation_level=None)
+    for i in range(count):
+        wire = pair[rng.randrange(2)].encrypt(f"{worker}-{i}".encode())
+        db.execute("INSERT INTO q (body, data) VALUES (?, ?)", (f"{worker}-{i}", wire))
+
+
 def main() -> None:
     command, directory = sys.argv[1], Path(sys.argv[2])
     if command == "setup":
@@ -211,6 +223,8 @@ def main() -> None:
         send(directory, sys.argv[3], int(sys.argv[4]))
     elif command == "multi":
         multi(directory, sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
+    elif command == "handles":
+        handles(directory, sys.argv[3], int(sys.argv[4]))
     else:
         raise SystemExit(f"unknown command {command}")
 

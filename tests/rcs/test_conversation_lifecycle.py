@@ -16,6 +16,7 @@ from rcs_mls.rcs.conversation import (
     ExternalJoin,
     FailureReport,
     MembershipChange,
+    MetadataKeysRequested,
     Rejected,
     TextMessage,
 )
@@ -216,3 +217,30 @@ def test_server_failure_report(net: Net) -> None:
     event = inject(conv, leave, "message/mls-rcs-server")
     assert isinstance(event, Rejected) and "external sender" in event.reason
     assert isinstance(bob_conv.receive(conv.send_text("still fine").cpim), TextMessage)
+
+
+# --- group_metadata_keys_requested (0xF007) ------------------------------------------------
+
+
+def test_metadata_keys_requested_and_sent(net: Net) -> None:
+    """A device without the subject key asks for it (0xF007); a member sends it; the
+    subject is then read from the focus's copy."""
+    alice, bob, carol, conv, bob_conv, carol_conv = _trio(net)
+    alice.commit(conv, lambda: conv.set_subject("Plans"))
+    bob.pump()
+    # Carol gets the commit but misses the key delivery and the ciphertext.
+    for delivery in net.relay.fetch(carol.device):
+        if delivery.kind == "commit":
+            carol_conv.receive(delivery.cpim)
+    assert carol_conv.subject is None and carol_conv.epoch == conv.epoch
+    carol.commit(carol_conv, carol_conv.request_metadata_keys)
+    (event,) = alice.pump()
+    assert isinstance(event, MetadataKeysRequested) and event.sender == CAROL
+    bob.pump()
+    for outgoing in conv.send_metadata_keys():
+        alice.send(conv, outgoing)
+    bob.pump(), carol.pump()
+    for data in net.relay.group_metadata("grp"):
+        carol_conv.receive(data)
+    assert carol_conv.subject == "Plans"
+    still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))

@@ -220,7 +220,8 @@ def test_bare_proposal_layout(proposal_type: int, body: bytes) -> None:
     )
     credential = verified.credential
     assert credential is not None and credential.identity == b"m0"
-    assert verified.signature_key == a.member(a.own_leaf_index).signature_key
+    own = a.member(a.own_leaf_index)
+    assert own is not None and verified.signature_key == own.signature_key
 
 
 def test_our_verifier_accepts_openmls_proposals() -> None:

@@ -59,13 +59,16 @@ native ``rcs_*`` functions and ``docs/openmls-gaps.md`` say what was done instea
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import hashlib
+import json
 import os
 import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from rcs_mls import _native
 from rcs_mls._native import (
@@ -90,6 +93,7 @@ from rcs_mls.exceptions import (
     MembershipError,
     ParseError,
     RcsMlsError,
+    StorageError,
     ValidationError,
     WrongEpochError,
 )
@@ -150,6 +154,7 @@ __all__ = [
     "IconChange",
     "LeaveRequest",
     "MembershipChange",
+    "MetadataKeysRequested",
     "Outgoing",
     "Receipt",
     "Rejected",
@@ -173,6 +178,8 @@ _WIRE_WELCOME = 3
 _CONTENT_PROPOSAL = 2
 _CONTENT_COMMIT = 3
 _AUTHENTICATOR_LENGTH = 32
+# The layout of the conversation state saved in the client's store.
+_STATE_VERSION = 1
 _AUTHENTICATOR_BASE64_LENGTH = 44
 # What a new era keeps of the group it replaces (GroupContext extensions).
 _CARRIED_ACROSS_ERAS = frozenset(
@@ -404,6 +411,13 @@ class CommitApplied(Event):
 
 
 @dataclass(frozen=True)
+class MetadataKeysRequested(Event):
+    """A member (``sender``) committed ``group_metadata_keys_requested`` (0xF007): it
+    lacks the subject or icon key; a member holding them answers with
+    :meth:`Conversation.send_metadata_keys` [guess]."""
+
+
+@dataclass(frozen=True)
 class EraAdvanced(Event):
     """The conversation was re-created as a new MLS group of ``era`` (RCC16.md §2) by
     ``sender``, a member of the group it replaces (checked with the continuity token, see
@@ -479,6 +493,19 @@ class _LeaveRequest:
     epoch: int
 
 
+@dataclass(frozen=True)
+class _Decrypted:
+    """A decrypted application message with what the checks after decryption need."""
+
+    message_id: str
+    original: str | None
+    generation: int
+    plaintext: bytes
+    sender_leaf_index: int | None
+    credential: Credential
+    epoch: int
+
+
 @dataclass
 class _PendingCommit:
     kind: str
@@ -550,6 +577,11 @@ class Conversation:
         self._openmls_leaves: dict[int, _LeaveRequest] = {}
         self._subject: str | None = None
         self._icon: bytes | None = None
+        # Journal entries of decrypted messages, folded into the next saved state.
+        self._journal_done: list[bytes] = []
+        #: Events read back from the journal by :meth:`load` (messages decrypted before a
+        #: crash, whose effect had not been saved yet).
+        self.recovered_events: list[Event] = []
         if self.era is None:
             raise ValidationError("not an RCC.16 group: no era extension (0xF001)")
         self._remember_epoch()
@@ -653,6 +685,7 @@ class Conversation:
             )
         conversation = cls(client, staged.join(), trust_anchors=policy)
         conversation._keep_welcome_keys(staged.group_info_extensions)
+        conversation._save()
         return conversation
 
     def _keep_welcome_keys(self, extensions: Sequence[tuple[int, bytes]]) -> None:
@@ -1101,6 +1134,7 @@ class Conversation:
             proposals=list(proposals),
         )
         self._pending = _PendingCommit(kind, epoch, welcome_to, result.welcome)
+        self._save()
         message_id = profile.new_message_id()
         cpim = self._cpim(
             message_id,
@@ -1264,7 +1298,41 @@ class Conversation:
         outgoing = self._commit(kind, extensions=self._extensions_with(ext_type, commitment))
         assert self._pending is not None
         self._pending.follow_ups.append((kind, info, content_type, ciphertext))
+        self._save()
         return outgoing
+
+    def request_metadata_keys(self) -> Outgoing:
+        """Ask for the subject and icon keys this device lacks (a device that joined
+        without them): a commit setting ``group_metadata_keys_requested`` (0xF007, its
+        presence is the flag) [guess: RCC16.md names the extension only].
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`.
+        """
+        flag = (profile.EXT_METADATA_KEYS_REQUESTED, b"")
+        return self._commit(
+            "metadata-request",
+            extensions=self._extensions_with(*flag),
+        )
+
+    def send_metadata_keys(self) -> list[Outgoing]:
+        """Answer a :class:`MetadataKeysRequested`: the subject and icon keys this device
+        holds for the committed commitments, each in a FileInfo inside MLS (as a subject
+        change delivers them). Empty when this device holds none.
+
+        Raises:
+            GroupStateError: as for :meth:`send_text`.
+        """
+        out = []
+        for kind in ("subject", "icon"):
+            key = self._committed_key(kind)
+            if key is None:
+                continue
+            info = (
+                FileInfo(subject=key.metadata) if kind == "subject" else FileInfo(icon=key.metadata)
+            )
+            out.append(self._application(f"{kind}-key", CONTENT_TYPE_FILE_INFO, info.to_bytes()))
+        return out
 
     def end(self) -> Outgoing:
         """End encryption in this 1:1 conversation: a commit adding ``end_mls`` (0xF002).
@@ -1303,6 +1371,7 @@ class Conversation:
                 proposal,
                 self._group.epoch,
             )
+            self._save()
         message_id = profile.new_message_id()
         cpim = self._cpim(message_id, CONTENT_TYPE_MLS_RCS_CLIENT, proposal, disposition=None)
         return Outgoing(
@@ -1376,8 +1445,10 @@ class Conversation:
             raise ValidationError("the GroupInfo is for another group")
         if _era_of(extensions) != self.era:
             raise ValidationError("the GroupInfo is of another era")
-        self._client.delete_group(group_id)
-        group, result = self._client.join_by_external_commit(group_info, config=self.group_config())
+        # The old group is erased in the join's transaction: kept if the join fails.
+        group, result = self._client.join_by_external_commit(
+            group_info, config=self.group_config(), replace_group=True
+        )
         try:
             roster = {m.leaf_index: self._policy.member(m, new=False) for m in group.members()}
             if self._is_uuid_group() and len(set(roster.values())) > 2:
@@ -1387,6 +1458,7 @@ class Conversation:
             raise
         self._switch_to(group)
         self._pending = _PendingCommit("rejoin", group.epoch - 1)
+        self._save()
         message_id = profile.new_message_id()
         cpim = self._cpim(message_id, CONTENT_TYPE_MLS_RCS_CLIENT, result.commit, disposition=None)
         return Outgoing(cpim, message_id, CONTENT_TYPE_MLS_RCS_CLIENT, "commit", group.epoch - 1)
@@ -1438,6 +1510,7 @@ class Conversation:
                 self._subject = plain.decode("utf-8")
             else:
                 self._icon = plain
+        self._save()
         return out
 
     def commit_rejected(self) -> None:
@@ -1447,6 +1520,7 @@ class Conversation:
         if self._pending is not None and self._pending.kind != "rejoin":
             self._group.clear_pending_commit()
         self._pending = None
+        self._save()
 
     # --- receiving --------------------------------------------------------------------------
 
@@ -1455,6 +1529,14 @@ class Conversation:
 
         Returns the typed event, or :class:`Rejected`.
         """
+        event = self._receive_unsaved(data)
+        try:
+            self._save()
+        except RcsMlsError as exc:  # the state stays journaled; the next save folds it
+            return Rejected(event.message_id, None, self._safe_epoch(), f"not saved: {exc}")
+        return event
+
+    def _receive_unsaved(self, data: bytes) -> Event:
         message_id: str | None = None
         try:
             message = CpimMessage.from_bytes(data)
@@ -1466,6 +1548,176 @@ class Conversation:
             return Rejected(message_id, None, self._safe_epoch(), f"malformed: {exc}")
         except RcsMlsError as exc:
             return Rejected(message_id, None, self._safe_epoch(), type(exc).__name__)
+
+    # --- the state kept in the client's store ----------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        client: Client,
+        group_id: str,
+        *,
+        trust_anchors: TrustAnchors | MembershipPolicy,
+        allow_external_joins: bool = False,
+    ) -> Conversation:
+        """The conversation ``group_id`` of ``client``'s store, as it was saved: pending
+        file keys, subject and icon keys, the authenticators of kept past epochs, pending
+        leave requests, a pending commit. Messages decrypted before a crash but not yet
+        folded into the saved state are read again from the journal; their events are in
+        :attr:`recovered_events`.
+
+        Raises:
+            InvalidArgumentError: no such group in the client's store.
+            StorageError: the saved state is corrupted.
+        """
+        group = client.load_group(group_id.encode("utf-8"))
+        conversation = cls(
+            client, group, trust_anchors=trust_anchors, allow_external_joins=allow_external_joins
+        )
+        state, journal = _native.rcs_load_conversation(group)
+        if state is not None:
+            conversation._restore(state)
+        for entry, context, plaintext, _aad, leaf, credential, epoch in journal:
+            try:
+                c = json.loads(context)
+                decrypted = _Decrypted(
+                    c["message_id"],
+                    c["original"],
+                    c["generation"],
+                    plaintext,
+                    leaf,
+                    credential,
+                    epoch,
+                )
+                conversation.recovered_events.append(conversation._decrypted(decrypted))
+            except _Reject as exc:
+                conversation.recovered_events.append(
+                    Rejected(None, None, epoch, exc.reason, exc.failure)
+                )
+            except (ValueError, KeyError, TypeError):
+                raise StorageError("a corrupted conversation journal entry") from None
+            conversation._journal_done.append(entry)
+        conversation._save()
+        return conversation
+
+    @staticmethod
+    def list_stored(client: Client) -> list[str]:
+        """The group ids of the conversations saved in ``client``'s store."""
+        return [gid.decode("utf-8", "replace") for gid in _native.rcs_list_conversations(client)]
+
+    def _save(self) -> None:
+        """Store the conversation state, folding in the journal entries read since the
+        last save (one transaction)."""
+        if not self._group.is_active and not self._journal_done:
+            return
+        _native.rcs_save_conversation(self._group, self._state(), done=self._journal_done)
+        self._journal_done = []
+
+    def _state(self) -> bytes:
+        def b64(value: bytes) -> str:
+            return base64.b64encode(value).decode("ascii")
+
+        def leaves(requests: dict[int, _LeaveRequest]) -> dict[str, list[object]]:
+            return {
+                str(leaf): [
+                    r.number,
+                    b64(r.signature_key),
+                    b64(r.encryption_key),
+                    None if r.proposal is None else b64(r.proposal),
+                    r.epoch,
+                ]
+                for leaf, r in requests.items()
+            }
+
+        pending = self._pending
+        return json.dumps(
+            {
+                "version": _STATE_VERSION,
+                "authenticators": {str(e): b64(a) for e, a in self._authenticators.items()},
+                "file_keys": [
+                    [sender, mid, b64(FileInfo(file=m).to_bytes())]
+                    for (sender, mid), m in self._file_keys.items()
+                ],
+                "metadata_keys": [
+                    [k.kind, k.sender, b64(_slot_info(k.kind, k.metadata).to_bytes())]
+                    for k in self._metadata_keys
+                ],
+                "metadata_committers": self._metadata_committers,
+                "leave_requests": leaves(self._leave_requests),
+                "openmls_leaves": leaves(self._openmls_leaves),
+                "subject": self._subject,
+                "icon": None if self._icon is None else b64(self._icon),
+                "pending": None
+                if pending is None
+                else {
+                    "kind": pending.kind,
+                    "epoch": pending.epoch,
+                    "welcome_to": list(pending.welcome_to),
+                    "welcome": None if pending.welcome is None else b64(pending.welcome),
+                    "follow_ups": [
+                        [kind, b64(info.to_bytes()), content_type, b64(ciphertext)]
+                        for kind, info, content_type, ciphertext in pending.follow_ups
+                    ],
+                },
+            }
+        ).encode()
+
+    def _restore(self, data: bytes) -> None:
+        """The inverse of :meth:`_state`.
+
+        Raises:
+            StorageError: not a state this version wrote.
+        """
+
+        def raw(value: str) -> bytes:
+            return base64.b64decode(value, validate=True)
+
+        def leaves(saved: dict[str, list[Any]]) -> dict[int, _LeaveRequest]:
+            return {
+                int(leaf): _LeaveRequest(
+                    number, raw(sig), raw(enc), None if p is None else raw(p), int(epoch)
+                )
+                for leaf, (number, sig, enc, p, epoch) in saved.items()
+            }
+
+        try:
+            state = json.loads(data)
+            if state.get("version") != _STATE_VERSION:
+                raise StorageError("a conversation state of another version")
+            for epoch, authenticator in state["authenticators"].items():
+                self._authenticators.setdefault(int(epoch), raw(authenticator))
+            for sender, mid, info in state["file_keys"]:
+                file = FileInfo.from_bytes(raw(info)).file
+                if file is not None:
+                    self._file_keys[(sender, mid)] = file
+            for kind, sender, info in state["metadata_keys"]:
+                parsed = FileInfo.from_bytes(raw(info))
+                slot = parsed.subject if kind == "subject" else parsed.icon
+                if slot is not None:
+                    self._metadata_keys.append(_MetadataKey(kind, slot, sender))
+            self._metadata_committers = dict(state["metadata_committers"])
+            self._leave_requests = leaves(state["leave_requests"])
+            self._openmls_leaves = leaves(state["openmls_leaves"])
+            self._subject = state["subject"]
+            self._icon = None if state["icon"] is None else raw(state["icon"])
+            pending = state["pending"]
+            if (pending is not None and self._group.has_pending_commit) or (
+                pending is not None and pending["kind"] == "rejoin"
+            ):
+                self._pending = _PendingCommit(
+                    pending["kind"],
+                    int(pending["epoch"]),
+                    tuple(pending["welcome_to"]),
+                    None if pending["welcome"] is None else raw(pending["welcome"]),
+                    [
+                        (kind, FileInfo.from_bytes(raw(info)), content_type, raw(ct))
+                        for kind, info, content_type, ct in pending["follow_ups"]
+                    ],
+                )
+        except StorageError:
+            raise
+        except (ValueError, KeyError, TypeError, ParseError, binascii.Error):
+            raise StorageError("a corrupted conversation state") from None
 
     def failure_report(self, rejected: Rejected) -> Outgoing:
         """The signed negative-delivery notification for a rejected message (RCC.16 §7:
@@ -1625,8 +1877,14 @@ class Conversation:
                 raise _Reject("mls.Original-Message-ID on a message that is not a resend")
         elif original is None or _resend_component(original) != aad.resend:
             raise _Reject("mls.Original-Message-ID differs from the authenticated resend")
+        # Decrypting uses up the message's key: what it carries is journaled in the same
+        # store transaction, and folded into the saved state by receive().
+        entry = hashlib.sha256(body).digest()[:16]
+        context = json.dumps(
+            {"message_id": message_id, "original": original, "generation": generation}
+        ).encode()
         try:
-            result = self._group.process_message(body)
+            result = _native.rcs_process_message(self._group, body, journal=(entry, context))
         except (DecryptionError, WrongEpochError):
             raise _Reject(
                 "cannot decrypt", failure=MlsClientFailureReason.FAILED_TO_DECRYPT
@@ -1635,26 +1893,40 @@ class Conversation:
             raise _Reject(f"invalid MLS message: {type(exc).__name__}") from None
         if not isinstance(result, ApplicationMessage):
             raise _Reject("message/mls must carry an application message")
-        if result.epoch != self._group.epoch:
-            self._require_still_present(
-                result.sender_leaf_index, result.sender_credential, result.epoch
-            )
+        self._journal_done.append(entry)
         if result.authenticated_data != wire_aad:  # pragma: no cover - the AEAD binds it
             raise _Reject("the authenticated data changed")
+        return self._decrypted(
+            _Decrypted(
+                message_id,
+                original,
+                generation,
+                result.plaintext,
+                result.sender_leaf_index,
+                result.sender_credential,
+                result.epoch,
+            )
+        )
+
+    def _decrypted(self, d: _Decrypted) -> Event:
+        """The checks and routing of a decrypted application message (also replayed from
+        the journal when a conversation is loaded)."""
+        if d.epoch != self._group.epoch:
+            self._require_still_present(d.sender_leaf_index, d.credential, d.epoch)
         try:
-            payload = SecretPayload.from_bytes(result.plaintext)
+            payload = SecretPayload.from_bytes(d.plaintext)
         except ParseError:
             raise _Reject("malformed SecretPayload") from None
-        if payload.generation != generation:
+        if payload.generation != d.generation:
             raise _Reject(
                 f"SecretPayload generation {payload.generation} is not the MLS generation "
-                f"{generation}"
+                f"{d.generation}"
             )
-        sender_number = self._sender_number(result.sender_credential)
+        sender_number = self._sender_number(d.credential)
         if sender_number is None:  # pragma: no cover - the policy admitted every member
             raise _Reject("a sender with no participant identity")
-        event = self._route(payload, message_id, sender_number, result.epoch)
-        return event if original is None else replace(event, original_message_id=original)
+        event = self._route(payload, d.message_id, sender_number, d.epoch)
+        return event if d.original is None else replace(event, original_message_id=d.original)
 
     def _route(self, payload: SecretPayload, message_id: str, sender: str, epoch: int) -> Event:
         content_type = payload.content_type
@@ -1915,6 +2187,9 @@ class Conversation:
             return MembershipChange(message_id, committer, self.epoch, added, removed)
         if review.ended:
             return ConversationEnded(message_id, committer, self.epoch)
+        flag = profile.EXT_METADATA_KEYS_REQUESTED
+        if flag in dict(self._group.extensions) and flag not in dict(extensions_before):
+            return MetadataKeysRequested(message_id, committer, self.epoch)
         return CommitApplied(message_id, committer, self.epoch)
 
 
@@ -2055,6 +2330,10 @@ def _wire_format(body: bytes) -> int | None:
 
 def _looks_like_xml(body: bytes) -> bool:
     return body.lstrip()[:1] == b"<"
+
+
+def _slot_info(kind: str, metadata: FileMetadata) -> FileInfo:
+    return FileInfo(subject=metadata) if kind == "subject" else FileInfo(icon=metadata)
 
 
 def _file_key(metadata: FileMetadata) -> filecrypt.FileKey:

@@ -21,7 +21,8 @@ about which check failed.
 :func:`encrypt` / :func:`decrypt` work in memory; :func:`encrypt_file` /
 :func:`decrypt_file` stream from path to path with a fixed buffer, so a large file never
 sits in memory, and write the output through a temporary file next to the destination
-that is renamed onto it only once everything verified. All of them release the GIL.
+(mode 0600 on Unix) that is renamed onto it only once everything verified. All of them
+release the GIL.
 
 The Padmé rounding is an interoperability assumption: the spec cites the paper without
 restating it [deployed].
@@ -189,7 +190,8 @@ def decrypt_file(
     The tag is checked over the whole file before anything is decrypted; the plaintext goes
     to a temporary file next to ``dst`` that is renamed onto it only once every check
     passed, and removed otherwise, so on failure ``dst`` is left as it was. ``length_hint``
-    works as in :func:`decrypt`.
+    works as in :func:`decrypt`. On Unix the temporary file, and so ``dst``, is created
+    with mode 0600 (owner only) whatever the umask: widen it if the file is to be shared.
 
     Raises:
         FileIntegrityError: as for :func:`decrypt`; also when ``src`` changes while it is

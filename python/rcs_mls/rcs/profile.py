@@ -107,7 +107,13 @@ CLIENT_EXTENSION_TYPES: Final = (
 )
 #: [guess] The GroupContext extensions the group requires of every member (its
 #: RequiredCapabilities extension).
-REQUIRED_EXTENSIONS: Final = (EXT_ERA, EXT_END_MLS, EXT_ICON_COMMITMENT, EXT_SUBJECT_COMMITMENT)
+REQUIRED_EXTENSIONS: Final = (
+    EXT_ERA,
+    EXT_END_MLS,
+    EXT_ICON_COMMITMENT,
+    EXT_SUBJECT_COMMITMENT,
+    EXT_METADATA_KEYS_REQUESTED,
+)
 
 # --- proposals (RCC.16 §7.11.7-9) --------------------------------------------------------
 
