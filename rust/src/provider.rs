@@ -43,7 +43,7 @@ impl Provider {
     /// Open (or create) a PostgreSQL store (see [`crate::pg_storage`]).
     pub fn open_postgres(url: &str, options: crate::pg_storage::PgOptions) -> Result<Self> {
         Ok(Self {
-            crypto: RustCrypto::default(),
+            crypto: Crypto,
             storage: crate::pg_storage::open(url, options)?,
         })
     }
