@@ -129,6 +129,32 @@ impl ClientCore {
     }
 }
 
+/// Open the store at `location`: a PostgreSQL URL (`postgresql://…`) or an SQLite path.
+fn open_store(location: &std::path::Path, busy_timeout: f64, create: bool) -> Result<Provider> {
+    if !(0.0..=3600.0).contains(&busy_timeout) {
+        return Err(Error::InvalidArgument(
+            "busy_timeout must be 0..3600 seconds".into(),
+        ));
+    }
+    let timeout = std::time::Duration::from_secs_f64(busy_timeout);
+    match location.to_str() {
+        Some(url) if crate::pg_storage::is_postgres_url(url) => {
+            let options = crate::pg_storage::PgOptions {
+                lock_timeout: timeout,
+                create,
+            };
+            Provider::open_postgres(url, options)
+        }
+        _ => {
+            let options = SqliteOptions {
+                busy_timeout: timeout,
+                create,
+            };
+            Provider::open(location, options)
+        }
+    }
+}
+
 /// `(credential, signature public key, ciphersuite)` of a stored identity.
 type IdentityInfo = (Credential, Py<PyBytes>, Py<PyAny>);
 
@@ -237,12 +263,15 @@ impl Client {
         })
     }
 
-    /// Open (or create) a client whose state lives in the SQLite file `path`.
+    /// Open (or create) a client whose state lives in the SQLite file `path`, or in
+    /// PostgreSQL when `path` is a URL (``postgresql://user:password@host/db``,
+    /// optionally ``?schema=name``: one schema per client).
     ///
     /// A new store needs `credential`, `signature_keys` and `ciphersuite`, which it
     /// keeps; an existing one reloads them (if given, they must be the stored ones).
-    /// Raises StorageError for a file that is not an rcs-mls store, a store from a
-    /// newer version, or a database still locked after `busy_timeout` seconds.
+    /// Raises StorageError for a file or schema that is not an rcs-mls store, a store
+    /// from a newer version, an unreachable server, or a store still locked by
+    /// another worker after `busy_timeout` seconds.
     #[staticmethod]
     #[pyo3(signature = (path, credential=None, signature_keys=None, ciphersuite=None, *, extension_types=Vec::new(), proposal_types=Vec::new(), busy_timeout=5.0))]
     #[allow(clippy::too_many_arguments)]
@@ -256,16 +285,7 @@ impl Client {
         proposal_types: Vec<u16>,
         busy_timeout: f64,
     ) -> PyResult<Self> {
-        if !(0.0..=3600.0).contains(&busy_timeout) {
-            return Err(
-                Error::InvalidArgument("busy_timeout must be 0..3600 seconds".into()).into(),
-            );
-        }
-        let options = SqliteOptions {
-            busy_timeout: std::time::Duration::from_secs_f64(busy_timeout),
-            ..SqliteOptions::default()
-        };
-        let provider = detach(py, || Provider::open(&path, options))?;
+        let provider = detach(py, || open_store(&path, busy_timeout, true))?;
         let stored = provider
             .storage()
             .get_app(IDENTITY_KEY)
@@ -339,16 +359,13 @@ impl Client {
         })
     }
 
-    /// The identities kept in the SQLite store at `path`, as ``(credential,
-    /// signature_public_key, ciphersuite)``: one per store (a store is one device).
-    /// Opening does not create the file; raises StorageError if it is not a store.
+    /// The identities kept in the store at `path` (an SQLite file or a PostgreSQL
+    /// URL), as ``(credential, signature_public_key, ciphersuite)``: one per store (a
+    /// store is one device). Opening does not create the store; raises StorageError if
+    /// it is not one.
     #[staticmethod]
     fn list_identities(py: Python<'_>, path: PathBuf) -> PyResult<Vec<IdentityInfo>> {
-        let options = SqliteOptions {
-            create: false,
-            ..SqliteOptions::default()
-        };
-        let provider = detach(py, || Provider::open(&path, options))?;
+        let provider = detach(py, || open_store(&path, 5.0, false))?;
         let Some(bytes) = provider
             .storage()
             .get_app(IDENTITY_KEY)
@@ -372,10 +389,17 @@ impl Client {
         )])
     }
 
-    /// The SQLite file of this client's store, or None in memory.
+    /// The SQLite file of this client's store, or None in memory or in PostgreSQL.
     #[getter]
     fn path(&self) -> Option<PathBuf> {
         self.core.provider.storage().path()
+    }
+
+    /// Where this client's state lives: the SQLite path, or the PostgreSQL URL
+    /// (without its password, with its schema); None in memory.
+    #[getter]
+    fn store_location(&self) -> Option<String> {
+        self.core.provider.storage().location()
     }
 
     #[getter]

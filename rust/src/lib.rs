@@ -16,6 +16,7 @@ mod hpke;
 mod inspect;
 mod interop;
 mod key_packages;
+mod pg_storage;
 mod provider;
 mod rcs_by_reference;
 mod rcs_gaps;

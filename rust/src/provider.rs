@@ -40,6 +40,14 @@ impl Provider {
         })
     }
 
+    /// Open (or create) a PostgreSQL store (see [`crate::pg_storage`]).
+    pub fn open_postgres(url: &str, options: crate::pg_storage::PgOptions) -> Result<Self> {
+        Ok(Self {
+            crypto: Crypto,
+            storage: crate::pg_storage::open(url, options)?,
+        })
+    }
+
     /// Run `f` as one transaction of the store: all of its writes or none of them.
     ///
     /// `f` learns whether another connection changed the store since this one last

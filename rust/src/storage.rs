@@ -1,5 +1,8 @@
 //! The state store behind OpenMLS: a transactional key/value store, kept in memory or
-//! persisted in an SQLite file.
+//! persisted in an SQLite file, or in PostgreSQL ([`crate::pg_storage`]): a persistent
+//! store reaches its database through the [`Backend`] trait, and everything below
+//! said of SQLite's file holds for PostgreSQL's schema too (the locking is that of
+//! `pg_storage`).
 //!
 //! [`KvStorage`] implements OpenMLS's [`StorageProvider`] (storage version
 //! [`CURRENT_VERSION`]) with the semantics of `openmls_memory_storage`: one value per
@@ -256,6 +259,33 @@ type Value = Zeroizing<Vec<u8>>;
 /// in the working set, else its entry there.
 type Undo = HashMap<Vec<u8>, Option<Option<Value>>>;
 
+/// The database behind the working set of a persistent store: an SQLite file
+/// ([`Db`]) or a PostgreSQL schema ([`crate::pg_storage::PgDb`]).
+///
+/// Every method runs on the store's one connection; the outermost transaction of
+/// [`KvStorage`] maps onto one database transaction.
+pub(crate) trait Backend: Send {
+    /// Where the store is, for messages and `Debug` (never a password).
+    fn location(&self) -> String;
+    /// The SQLite file, for a store that is one.
+    fn file(&self) -> Option<PathBuf> {
+        None
+    }
+    /// The stored value of `key`, or `None`.
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Every row with `start <= key < end` (no upper bound when `end` is `None`).
+    fn range(&mut self, start: &[u8], end: Option<&[u8]>) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Open a transaction that excludes every other connection's until it ends.
+    /// Returns `true` when another connection changed the store since this one last
+    /// looked (or this one cannot know: its connection was lost).
+    fn begin(&mut self) -> Result<bool>;
+    /// Write `changes` (`None` deletes the key) and commit. On error nothing of the
+    /// transaction is in the database and no transaction is left open.
+    fn commit(&mut self, changes: &[(&[u8], Option<&[u8]>)]) -> Result<()>;
+    /// Roll the open transaction back.
+    fn rollback(&mut self) -> Result<()>;
+}
+
 struct Db {
     conn: Connection,
     path: PathBuf,
@@ -264,13 +294,96 @@ struct Db {
     data_version: i64,
 }
 
+impl Backend for Db {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn file(&self) -> Option<PathBuf> {
+        Some(self.path.clone())
+    }
+
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM kv WHERE key = ?1")?
+            .query_row(params![key], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn range(&mut self, start: &[u8], end: Option<&[u8]>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut rows = Vec::new();
+        match end {
+            Some(end) => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2")?;
+                let mapped = stmt.query_map(params![start, end], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })?;
+                for row in mapped {
+                    rows.push(row?);
+                }
+            }
+            None => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT key, value FROM kv WHERE key >= ?1")?;
+                let mapped = stmt.query_map(params![start], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })?;
+                for row in mapped {
+                    rows.push(row?);
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    fn begin(&mut self) -> Result<bool> {
+        if !self.conn.is_autocommit() {
+            // A failed ROLLBACK earlier left SQLite's transaction open.
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let version = self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get::<_, i64>(0));
+        match version {
+            Ok(v) => {
+                let changed = v != self.data_version;
+                self.data_version = v;
+                Ok(changed)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e.into())
+            }
+        }
+    }
+
+    fn commit(&mut self, changes: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
+        match flush(&self.conn, changes) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        Ok(self.conn.execute_batch("ROLLBACK")?)
+    }
+}
+
 struct Inner {
     /// Key -> `Some(value)` or `None` (known absent). The whole store in memory; a
     /// read-through cache over `db` otherwise.
     entries: HashMap<Vec<u8>, Option<Value>>,
     /// The undo log, one frame per open (nested) transaction, outermost first.
     frames: Vec<Undo>,
-    db: Option<Db>,
+    db: Option<Box<dyn Backend>>,
 }
 
 /// The OpenMLS state store (see the module documentation).
@@ -291,7 +404,7 @@ impl std::fmt::Debug for KvStorage {
         let mut d = f.debug_struct("KvStorage");
         if let Ok(inner) = self.inner.lock() {
             match &inner.db {
-                Some(db) => d.field("path", &db.path),
+                Some(db) => d.field("location", &db.location()),
                 None => d.field("backend", &"memory"),
             };
             d.field("transaction_depth", &inner.frames.len());
@@ -391,24 +504,37 @@ impl KvStorage {
         // Again, for companions another process created meanwhile.
         restrict_store_files(path, false).map_err(io_err)?;
 
-        Ok(Self {
+        Ok(Self::with_backend(Box::new(Db {
+            conn,
+            path: path.to_path_buf(),
+            data_version,
+        })))
+    }
+
+    /// A store over an open database connection (see [`Backend`]).
+    pub(crate) fn with_backend(backend: Box<dyn Backend>) -> Self {
+        Self {
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
                 frames: Vec::new(),
-                db: Some(Db {
-                    conn,
-                    path: path.to_path_buf(),
-                    data_version,
-                }),
+                db: Some(backend),
             }),
-        })
+        }
     }
 
-    /// The path of the SQLite file, or `None` for an in-memory store.
+    /// The path of the SQLite file, or `None` for an in-memory or PostgreSQL store.
     pub fn path(&self) -> Option<PathBuf> {
         self.lock()
             .ok()
-            .and_then(|inner| inner.db.as_ref().map(|db| db.path.clone()))
+            .and_then(|inner| inner.db.as_ref().and_then(|db| db.file()))
+    }
+
+    /// Where the store lives (a file path, or a PostgreSQL URL without its
+    /// password), or `None` in memory.
+    pub fn location(&self) -> Option<String> {
+        self.lock()
+            .ok()
+            .and_then(|inner| inner.db.as_ref().map(|db| db.location()))
     }
 
     /// Open a transaction (nested if one is open).
@@ -670,14 +796,10 @@ impl Inner {
     /// The current value of `key`, reading it from the file on a cache miss.
     fn get(&mut self, key: &[u8]) -> Result<Option<&[u8]>> {
         if !self.entries.contains_key(key) {
-            let Some(db) = &self.db else {
+            let Some(db) = &mut self.db else {
                 return Ok(None);
             };
-            let row: Option<Vec<u8>> = db
-                .conn
-                .prepare_cached("SELECT value FROM kv WHERE key = ?1")?
-                .query_row(params![key], |r| r.get(0))
-                .optional()?;
+            let row = db.get(key)?;
             self.entries.insert(key.to_vec(), row.map(Zeroizing::new));
         }
         Ok(self
@@ -707,34 +829,11 @@ impl Inner {
 
     /// Every present record whose key starts with `prefix`, with its value, sorted.
     fn scan(&mut self, prefix: &[u8]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
-        if let Some(db) = &self.db {
+        if let Some(db) = &mut self.db {
             // Load the rows the cache does not know yet; cached entries (including
             // uncommitted changes and deletions) take precedence over the file.
-            let mut rows = Vec::new();
-            match prefix_successor(prefix) {
-                Some(end) => {
-                    let mut stmt = db
-                        .conn
-                        .prepare_cached("SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2")?;
-                    let mapped = stmt.query_map(params![prefix, end], |r| {
-                        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-                    })?;
-                    for row in mapped {
-                        rows.push(row?);
-                    }
-                }
-                None => {
-                    let mut stmt = db
-                        .conn
-                        .prepare_cached("SELECT key, value FROM kv WHERE key >= ?1")?;
-                    let mapped = stmt.query_map(params![prefix], |r| {
-                        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-                    })?;
-                    for row in mapped {
-                        rows.push(row?);
-                    }
-                }
-            }
+            let end = prefix_successor(prefix);
+            let rows = db.range(prefix, end.as_deref())?;
             for (k, v) in rows {
                 self.entries.entry(k).or_insert(Some(Zeroizing::new(v)));
             }
@@ -761,26 +860,7 @@ impl Inner {
     fn begin_outer(&mut self) -> Result<bool> {
         let mut invalidated = false;
         if let Some(db) = &mut self.db {
-            if !db.conn.is_autocommit() {
-                // A failed ROLLBACK earlier left SQLite's transaction open.
-                db.conn.execute_batch("ROLLBACK")?;
-            }
-            db.conn.execute_batch("BEGIN IMMEDIATE")?;
-            let version = db
-                .conn
-                .pragma_query_value(None, "data_version", |r| r.get::<_, i64>(0));
-            match version {
-                Ok(v) => {
-                    if v != db.data_version {
-                        db.data_version = v;
-                        invalidated = true;
-                    }
-                }
-                Err(e) => {
-                    let _ = db.conn.execute_batch("ROLLBACK");
-                    return Err(e.into());
-                }
-            }
+            invalidated = db.begin()?;
             if invalidated || self.entries.len() > CACHE_MAX_ENTRIES {
                 // No transaction is open, so every cached entry is also in the file.
                 self.entries.clear();
@@ -794,7 +874,7 @@ impl Inner {
         let Some(frame) = self.frames.pop() else {
             return Err(StorageError::NoTransaction);
         };
-        match &self.db {
+        match &mut self.db {
             None => {
                 // Deletions need no tombstones in a store that is all in memory.
                 for key in frame.keys() {
@@ -804,14 +884,25 @@ impl Inner {
                 }
                 Ok(())
             }
-            Some(db) => match flush(&db.conn, &frame, &self.entries) {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    let _ = db.conn.execute_batch("ROLLBACK");
-                    restore(&mut self.entries, frame);
-                    Err(e)
+            Some(db) => {
+                let changes: Vec<(&[u8], Option<&[u8]>)> = frame
+                    .keys()
+                    .map(|k| {
+                        let value = self
+                            .entries
+                            .get(k)
+                            .and_then(|v| v.as_ref().map(|z| z.as_slice()));
+                        (k.as_slice(), value)
+                    })
+                    .collect();
+                match db.commit(&changes) {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        restore(&mut self.entries, frame);
+                        Err(e)
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -820,10 +911,10 @@ impl Inner {
             return Ok(());
         };
         restore(&mut self.entries, frame);
-        if let Some(db) = &self.db {
-            if let Err(e) = db.conn.execute_batch("ROLLBACK") {
+        if let Some(db) = &mut self.db {
+            if let Err(e) = db.rollback() {
                 self.entries.clear();
-                return Err(e.into());
+                return Err(e);
             }
         }
         Ok(())
@@ -847,18 +938,18 @@ impl Inner {
     }
 }
 
-/// Write the keys of `frame` as they now are in `entries`, then COMMIT.
-fn flush(conn: &Connection, frame: &Undo, entries: &HashMap<Vec<u8>, Option<Value>>) -> Result<()> {
+/// Write `changes` (`None` deletes), then COMMIT.
+fn flush(conn: &Connection, changes: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
     {
         let mut upsert = conn.prepare_cached(
             "INSERT INTO kv (key, value) VALUES (?1, ?2) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )?;
         let mut delete = conn.prepare_cached("DELETE FROM kv WHERE key = ?1")?;
-        for key in frame.keys() {
-            match entries.get(key) {
-                Some(Some(value)) => upsert.execute(params![key, value.as_slice()])?,
-                _ => delete.execute(params![key])?,
+        for (key, value) in changes {
+            match value {
+                Some(value) => upsert.execute(params![key, value])?,
+                None => delete.execute(params![key])?,
             };
         }
     }

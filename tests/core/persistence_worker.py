@@ -1,15 +1,20 @@
 """A worker process for the persistence tests (restart, crash, two workers).
 
 Usage: python -m tests.core.persistence_worker <command> <directory> [args]
-State lives in SQLite stores in <directory>; messages between the members go through
-a durable queue (queue.sqlite) so that a killed process loses nothing in flight.
+State lives in SQLite stores in <directory>, or, when the environment variable
+RCS_MLS_STORES names a PostgreSQL server, in one schema per client there (see
+`store`); messages between the members go through a durable queue (queue.sqlite in
+<directory>) so that a killed process loses nothing in flight.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 from rcs_mls import (
@@ -20,6 +25,8 @@ from rcs_mls import (
     DecryptionError,
     Group,
     GroupConfig,
+    GroupStateError,
+    InvalidArgumentError,
     SignatureKeyPair,
     StagedCommit,
     WrongEpochError,
@@ -30,12 +37,35 @@ GROUP_ID = b"persistent-group"
 CONFIG = GroupConfig(out_of_order_tolerance=200, maximum_forward_distance=2000)
 
 
+# A PostgreSQL URL (without a schema): stores then live there instead of in <directory>.
+STORES_ENV = "RCS_MLS_STORES"
+
+
+def schema_prefix(directory: Path) -> str:
+    """The PostgreSQL schema prefix of the stores of one test (its directory)."""
+    return "t_" + hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
+
+
+def store(directory: Path, name: str) -> str | Path:
+    """Where the store of client `name` lives: an SQLite file or a PostgreSQL URL."""
+    url = os.environ.get(STORES_ENV)
+    if not url:
+        return directory / f"{name}.db"
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}schema={schema_prefix(directory)}_{name}"
+
+
 def open_client(directory: Path, name: str) -> Client:
-    path = directory / f"{name}.db"
-    if path.exists():
-        return Client.open(path)
+    location = store(directory, name)
+    if isinstance(location, Path) and location.exists():
+        return Client.open(location)
+    if isinstance(location, str):
+        try:
+            return Client.open(location)
+        except InvalidArgumentError:  # a new store: it needs an identity
+            pass
     return Client.open(
-        path, Credential.basic(name.encode()), SignatureKeyPair.generate(SUITE), SUITE
+        location, Credential.basic(name.encode()), SignatureKeyPair.generate(SUITE), SUITE
     )
 
 
@@ -116,6 +146,59 @@ def send(directory: Path, worker: str, count: int) -> None:
             f.write(len(wire).to_bytes(4, "big") + wire)
 
 
+# The many-workers test: groups where old-epoch messages still decrypt (a worker's
+# message can reach the queue just after another worker's commit).
+MULTI_CONFIG = GroupConfig(
+    max_past_epochs=16, out_of_order_tolerance=500, maximum_forward_distance=5000
+)
+MULTI_GROUPS = (b"multi-1", b"multi-2")
+
+
+def multi_queue(directory: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(directory / "multi.sqlite", timeout=60, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS q (seq INTEGER PRIMARY KEY, worker TEXT, kind TEXT, "
+        "grp BLOB, epoch INTEGER, data BLOB)"
+    )
+    return db
+
+
+def multi(directory: Path, worker: str, count: int, commit_group: str, commit_every: int) -> None:
+    """One of several workers acting as alice, on any host: send `count` messages into
+    the groups at random; the worker named to commit in `commit_group` ("-": none)
+    also commits there every `commit_every` messages. Every output goes to the queue;
+    the number of commits is printed."""
+    db = multi_queue(directory)
+    alice = open_client(directory, "alice")
+    groups = {gid: alice.load_group(gid) for gid in MULTI_GROUPS}
+    rng = random.Random(worker)
+    commits = 0
+    for i in range(count):
+        gid = rng.choice(MULTI_GROUPS)
+        group = groups[gid]
+        if commit_group != "-" and i % commit_every == commit_every - 1:
+            g = groups[commit_group.encode()]
+            result = g.self_update()
+            db.execute(
+                "INSERT INTO q (worker, kind, grp, epoch, data) VALUES (?, 'commit', ?, ?, ?)",
+                (worker, g.group_id, g.epoch, result.commit),
+            )
+            g.merge_pending_commit()
+            commits += 1
+        while True:
+            try:
+                wire = group.encrypt(f"{worker}-{i}".encode())
+                break
+            except GroupStateError:  # another worker's commit is pending: wait for it
+                time.sleep(0.002)
+        db.execute(
+            "INSERT INTO q (worker, kind, grp, epoch, data) VALUES (?, 'message', ?, ?, ?)",
+            (worker, gid, group.epoch, wire),
+        )
+    print(commits, flush=True)
+
+
 def handles(directory: Path, worker: str, count: int) -> None:
     """Alice on two handles of the same stored group: encrypt `count` messages, each on a
     handle picked at random, into the shared queue handles.sqlite."""
@@ -138,6 +221,8 @@ def main() -> None:
         status(directory)
     elif command == "send":
         send(directory, sys.argv[3], int(sys.argv[4]))
+    elif command == "multi":
+        multi(directory, sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
     elif command == "handles":
         handles(directory, sys.argv[3], int(sys.argv[4]))
     else:

@@ -1,4 +1,9 @@
-"""Persistent, crash-safe state in SQLite: restart, crash, two workers, bad databases."""
+"""Persistent, crash-safe state: restart, crash, two workers, bad databases.
+
+The scenario tests run twice (the `backend` fixture): with SQLite files and with
+PostgreSQL schemas (skipped without a server, outside CI). The bad-database tests here
+are SQLite's; PostgreSQL's are in test_postgres.py.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from rcs_mls import (
     StagedCommit,
     StorageError,
 )
-from tests.core.persistence_worker import CONFIG, GROUP_ID
+from tests.core.persistence_worker import CONFIG, GROUP_ID, store
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = Ciphersuite(2)
@@ -45,36 +50,44 @@ def run_worker(*args: str, timeout: float = 120) -> str:
     return proc.stdout
 
 
-def new_client(path: Path, name: str) -> Client:
+def new_client(path: str | Path, name: str) -> Client:
     return Client.open(
         path, Credential.basic(name.encode()), SignatureKeyPair.generate(SUITE), SUITE
     )
 
 
-def test_open_creates_and_reopens(tmp_path: Path) -> None:
-    path = tmp_path / "alice.db"
+def test_open_creates_and_reopens(tmp_path: Path, backend: str) -> None:
+    path = store(tmp_path, "alice")
     alice = new_client(path, "alice")
-    assert alice.path is not None and Path(alice.path) == path
+    if backend == "sqlite":
+        assert alice.path is not None and Path(alice.path) == path
+        assert alice.store_location == str(path)
+    else:
+        assert alice.path is None and alice.store_location is not None
+        assert alice.store_location.endswith(str(path).rpartition("?schema=")[2])
     again = Client.open(path)
     assert again.identity == b"alice"
     assert again.signature_public_key == alice.signature_public_key
     with pytest.raises(InvalidArgumentError, match="another identity"):
         Client.open(path, Credential.basic(b"mallory"), SignatureKeyPair.generate(SUITE), SUITE)
     with pytest.raises(InvalidArgumentError, match="needs credential"):
-        Client.open(tmp_path / "new.db")
-    assert Client(Credential.basic(b"m"), SignatureKeyPair.generate(SUITE), SUITE).path is None
+        Client.open(store(tmp_path, "new"))
+    memory = Client(Credential.basic(b"m"), SignatureKeyPair.generate(SUITE), SUITE)
+    assert memory.path is None and memory.store_location is None
     [(cred, public_key, suite)] = Client.list_identities(path)
     assert cred.identity == b"alice" and public_key == alice.signature_public_key
     assert suite == SUITE
     with pytest.raises(StorageError):
-        Client.list_identities(tmp_path / "missing.db")
+        Client.list_identities(store(tmp_path, "missing"))
     assert not (tmp_path / "missing.db").exists()
+    with pytest.raises(StorageError):  # still not created
+        Client.list_identities(store(tmp_path, "missing"))
 
 
-def test_restart_continues_in_both_directions(tmp_path: Path) -> None:
+def test_restart_continues_in_both_directions(tmp_path: Path, backend: str) -> None:
     run_worker("setup", str(tmp_path))
     # A new process (this one) opens the same files and continues the conversation.
-    alice, bob = Client.open(tmp_path / "alice.db"), Client.open(tmp_path / "bob.db")
+    alice, bob = Client.open(store(tmp_path, "alice")), Client.open(store(tmp_path, "bob"))
     assert alice.list_groups() == [GROUP_ID] == bob.list_groups()
     a, b = alice.load_group(GROUP_ID), bob.load_group(GROUP_ID)
     assert a.epoch_authenticator == b.epoch_authenticator
@@ -92,9 +105,9 @@ def test_restart_continues_in_both_directions(tmp_path: Path) -> None:
     assert out == [str(a.epoch), str(b.epoch), "0"]
 
 
-def test_failed_operation_writes_nothing(tmp_path: Path) -> None:
+def test_failed_operation_writes_nothing(tmp_path: Path, backend: str) -> None:
     run_worker("setup", str(tmp_path))
-    alice, bob = Client.open(tmp_path / "alice.db"), Client.open(tmp_path / "bob.db")
+    alice, bob = Client.open(store(tmp_path, "alice")), Client.open(store(tmp_path, "bob"))
     a, b = alice.load_group(GROUP_ID), bob.load_group(GROUP_ID)
     wire = bytearray(a.encrypt(b"x"))
     wire[-3] ^= 1
@@ -109,22 +122,22 @@ def test_failed_operation_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(RcsMlsError):
         b.process_message(a.self_update().commit[:-5])
     assert b.epoch_authenticator == before
-    assert Client.open(tmp_path / "bob.db").load_group(GROUP_ID).epoch_authenticator == before
+    assert Client.open(store(tmp_path, "bob")).load_group(GROUP_ID).epoch_authenticator == before
 
 
-def test_decrypting_is_persisted(tmp_path: Path) -> None:
+def test_decrypting_is_persisted(tmp_path: Path, backend: str) -> None:
     """Decrypting advances the secret tree; the store keeps that (no replay after restart)."""
     run_worker("setup", str(tmp_path))
-    alice, bob = Client.open(tmp_path / "alice.db"), Client.open(tmp_path / "bob.db")
+    alice, bob = Client.open(store(tmp_path, "alice")), Client.open(store(tmp_path, "bob"))
     wire = alice.load_group(GROUP_ID).encrypt(b"once")
     assert isinstance(bob.load_group(GROUP_ID).process_message(wire), ApplicationMessage)
-    reopened = Client.open(tmp_path / "bob.db").load_group(GROUP_ID)
+    reopened = Client.open(store(tmp_path, "bob")).load_group(GROUP_ID)
     with pytest.raises(RcsMlsError):
         reopened.process_message(wire)
 
 
-def test_group_listing_and_deletion(tmp_path: Path) -> None:
-    alice = new_client(tmp_path / "alice.db", "alice")
+def test_group_listing_and_deletion(tmp_path: Path, backend: str) -> None:
+    alice = new_client(store(tmp_path, "alice"), "alice")
     g1 = alice.create_group(group_id=b"one")
     alice.create_group(group_id=b"two")
     assert sorted(alice.list_groups()) == [b"one", b"two"]
@@ -137,18 +150,18 @@ def test_group_listing_and_deletion(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError):
         alice.delete_group(b"one")
     # The secrets are gone from the file too.
-    reopened = Client.open(tmp_path / "alice.db")
+    reopened = Client.open(store(tmp_path, "alice"))
     assert reopened.list_groups() == [b"two"]
 
 
-def test_key_package_housekeeping(tmp_path: Path) -> None:
-    bob = new_client(tmp_path / "bob.db", "bob")
+def test_key_package_housekeeping(tmp_path: Path, backend: str) -> None:
+    bob = new_client(store(tmp_path, "bob"), "bob")
     new = bob.top_up_key_packages(5)
     assert len(new) == 6 and sum(kp.last_resort for kp in new) == 1
     assert len(bob.list_key_packages()) == 6
     assert bob.top_up_key_packages(5) == []  # already full
     # One is used by a Welcome: it leaves the pool, and a top-up replaces it.
-    alice = new_client(tmp_path / "alice.db", "alice")
+    alice = new_client(store(tmp_path, "alice"), "alice")
     group = alice.create_group()
     used = next(kp for kp in new if not kp.last_resort)
     result = group.add_members([KeyPackage.from_bytes(used.to_bytes())])
@@ -162,10 +175,10 @@ def test_key_package_housekeeping(tmp_path: Path) -> None:
     bob.generate_key_package(lifetime=(now - 100, now - 1))
     assert len(bob.list_key_packages()) == 7
     assert bob.prune_key_packages() == 1
-    assert len(Client.open(tmp_path / "bob.db").list_key_packages()) == 6
+    assert len(Client.open(store(tmp_path, "bob")).list_key_packages()) == 6
 
 
-def test_two_workers_serialise_their_writes(tmp_path: Path) -> None:
+def test_two_workers_serialise_their_writes(tmp_path: Path, backend: str) -> None:
     run_worker("setup", str(tmp_path))
     procs = [
         subprocess.Popen(
@@ -176,7 +189,7 @@ def test_two_workers_serialise_their_writes(tmp_path: Path) -> None:
     ]
     for p in procs:
         assert p.wait(timeout=120) == 0
-    bob = Client.open(tmp_path / "bob.db").load_group(GROUP_ID)
+    bob = Client.open(store(tmp_path, "bob")).load_group(GROUP_ID)
     seen = set()
     for w in ("w1", "w2"):
         data = (tmp_path / f"out-{w}").read_bytes()
@@ -189,7 +202,33 @@ def test_two_workers_serialise_their_writes(tmp_path: Path) -> None:
     assert len(seen) == 50
 
 
-def test_crash_at_random_points(tmp_path: Path) -> None:
+def test_a_change_noticed_in_one_group_reloads_the_others(tmp_path: Path, backend: str) -> None:
+    """Two workers (connections) of one client, two groups. Worker 2 sends in g1; worker
+    1 then sends in g2 (and notices the store moved) and then in g1: its g1 must be
+    reloaded too, or it would reuse worker 2's generation."""
+    path = store(tmp_path, "alice")
+    w1 = new_client(path, "alice")
+    bob = Client(Credential.basic(b"bob"), SignatureKeyPair.generate(SUITE), SUITE)
+    receivers = {}
+    for gid in (b"g1", b"g2"):
+        group = w1.create_group(group_id=gid)
+        result = group.add_members([bob.generate_key_package()])
+        group.merge_pending_commit()
+        assert result.welcome is not None
+        receivers[gid] = bob.join_group(result.welcome)
+    g1, g2 = w1.load_group(b"g1"), w1.load_group(b"g2")
+    w2_g1 = Client.open(path).load_group(b"g1")
+    wires = [
+        (b"g1", w2_g1.encrypt(b"worker 2 in g1")),
+        (b"g2", g2.encrypt(b"worker 1 in g2")),
+        (b"g1", g1.encrypt(b"worker 1 in g1")),
+    ]
+    for gid, wire in wires:
+        m = receivers[gid].process_message(wire)
+        assert isinstance(m, ApplicationMessage)
+
+
+def test_crash_at_random_points(tmp_path: Path, backend: str) -> None:
     """SIGKILL a loop of commits and messages 50 times; every restart recovers."""
     run_worker("setup", str(tmp_path))
     rng = random.Random(1234)
@@ -204,7 +243,7 @@ def test_crash_at_random_points(tmp_path: Path) -> None:
         assert b_epoch <= a_epoch <= b_epoch + 1, (a_epoch, b_epoch)
     out = run_worker("loop", str(tmp_path), "3").split()
     assert out[0] == out[1]
-    alice, bob = Client.open(tmp_path / "alice.db"), Client.open(tmp_path / "bob.db")
+    alice, bob = Client.open(store(tmp_path, "alice")), Client.open(store(tmp_path, "bob"))
     a, b = alice.load_group(GROUP_ID), bob.load_group(GROUP_ID)
     assert a.epoch_authenticator == b.epoch_authenticator and a.epoch > 3
     m = a.process_message(b.encrypt(b"still talking"))
