@@ -359,6 +359,8 @@ class AsyncConversation(_Offloaded[Conversation]):
     commit_accepted = offloaded(Conversation.commit_accepted)
     commit_rejected = offloaded(Conversation.commit_rejected)
     failure_report = offloaded(Conversation.failure_report)
+    request_metadata_keys = offloaded(Conversation.request_metadata_keys)
+    send_metadata_keys = offloaded(Conversation.send_metadata_keys)
 
 
 def _sync_client(client: Client | AsyncClient) -> Client:
