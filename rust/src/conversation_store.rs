@@ -164,7 +164,7 @@ fn rcs_list_conversations<'py>(
     client: PyRef<'_, Client>,
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     let core = client.core.clone();
-    let keys = py.detach(move || -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let keys = crate::error::detach(py, move || -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         core.run_plain(|| Ok(core.provider.storage().list_app(STATE_PREFIX)?))
     })?;
     Ok(keys

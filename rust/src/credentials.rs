@@ -1,25 +1,26 @@
 //! Signature key pairs and credentials (RFC 9420 §5.3): basic and X.509.
 
 use openmls::prelude::{BasicCredential, Credential as MlsCredential, CredentialType};
-use openmls_rust_crypto::RustCrypto;
-use openmls_traits::crypto::OpenMlsCrypto;
 use openmls_traits::signatures::{Signer, SignerError};
 use openmls_traits::types::SignatureScheme;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tls_codec::{Deserialize as _, Serialize as _, VLBytes};
 use x509_cert::der::Decode as _;
 use zeroize::Zeroizing;
 
+use crate::crypto::{self, ParsedSigningKey};
 use crate::error::{Error, Result};
 use crate::types::{scheme_name, suite_from_u16, BytesIn};
 
-/// The signing key OpenMLS uses: raw private and public key, signing through RustCrypto.
+/// The signing key OpenMLS uses: raw private and public key, signing through AWS-LC.
+/// The key is parsed (and its halves checked against each other) on first use, then kept.
 pub struct SigningKey {
     scheme: SignatureScheme,
     private: Zeroizing<Vec<u8>>,
     public: Vec<u8>,
+    parsed: OnceLock<ParsedSigningKey>,
 }
 
 impl SigningKey {
@@ -28,12 +29,13 @@ impl SigningKey {
             scheme,
             private: Zeroizing::new(private),
             public,
+            parsed: OnceLock::new(),
         }
     }
 
     pub fn generate(scheme: SignatureScheme) -> Result<Self> {
-        let crypto = RustCrypto::default();
-        let (private, public) = crypto
+        use openmls_traits::crypto::OpenMlsCrypto as _;
+        let (private, public) = crypto::AwsLcCrypto
             .signature_key_gen(scheme)
             .map_err(|e| Error::Library(format!("key generation failed: {e:?}")))?;
         Ok(Self::from_raw(scheme, private, public))
@@ -50,12 +52,22 @@ impl SigningKey {
     pub fn signature_scheme(&self) -> SignatureScheme {
         self.scheme
     }
+
+    fn parsed(&self) -> std::result::Result<&ParsedSigningKey, SignerError> {
+        if let Some(k) = self.parsed.get() {
+            return Ok(k);
+        }
+        let k = ParsedSigningKey::new(self.scheme, &self.private, Some(&self.public))
+            .map_err(|_| SignerError::SigningError)?;
+        // Another thread may have won the race: either parse is the same key.
+        Ok(self.parsed.get_or_init(|| k))
+    }
 }
 
 impl Signer for SigningKey {
     fn sign(&self, payload: &[u8]) -> std::result::Result<Vec<u8>, SignerError> {
-        RustCrypto::default()
-            .sign(self.scheme, payload, &self.private)
+        self.parsed()?
+            .sign(payload)
             .map_err(|_| SignerError::SigningError)
     }
 
@@ -73,11 +85,13 @@ pub struct SignatureKeyPair {
 fn derive_public(scheme: SignatureScheme, private: &[u8]) -> Result<Vec<u8>> {
     match scheme {
         SignatureScheme::ED25519 => {
-            let seed: [u8; 32] = private
-                .try_into()
-                .map_err(|_| Error::InvalidArgument("an Ed25519 private key is 32 bytes".into()))?;
-            let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
-            Ok(sk.verifying_key().to_bytes().to_vec())
+            if private.len() != 32 {
+                return Err(Error::InvalidArgument(
+                    "an Ed25519 private key is 32 bytes".into(),
+                ));
+            }
+            crypto::signature_public_key(scheme, private)
+                .map_err(|_| Error::InvalidArgument("not a valid Ed25519 private key".into()))
         }
         SignatureScheme::ECDSA_SECP256R1_SHA256 => {
             if private.len() != 32 {
@@ -85,13 +99,8 @@ fn derive_public(scheme: SignatureScheme, private: &[u8]) -> Result<Vec<u8>> {
                     "a P-256 private key is a 32-byte big-endian scalar".into(),
                 ));
             }
-            let sk = p256::ecdsa::SigningKey::from_slice(private)
-                .map_err(|_| Error::InvalidArgument("not a valid P-256 private scalar".into()))?;
-            Ok(sk
-                .verifying_key()
-                .to_encoded_point(false)
-                .as_bytes()
-                .to_vec())
+            crypto::signature_public_key(scheme, private)
+                .map_err(|_| Error::InvalidArgument("not a valid P-256 private scalar".into()))
         }
         other => Err(Error::UnsupportedCiphersuite(format!(
             "signature scheme {} is not supported",

@@ -29,7 +29,9 @@ const VERSION_LEN: usize = 16;
 /// The version of a group that has just entered the store.
 pub fn fresh_version() -> Vec<u8> {
     let mut v = vec![0u8; VERSION_LEN];
-    rand::fill(&mut v[..8]);
+    // AWS-LC's DRBG: it aborts the process rather than return a failure, so the error
+    // (which would leave a zero incarnation) is not seen in practice.
+    let _ = crate::crypto::fill_random(&mut v[..8]);
     v
 }
 

@@ -18,18 +18,18 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use aes::Aes256;
-use ctr::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
-use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
+use aws_lc_rs::cipher::{EncryptingKey, EncryptionContext, UnboundCipherKey, AES_256};
+use aws_lc_rs::hmac;
+use aws_lc_rs::iv::FixedLength;
+use openmls_traits::types::HashType;
 use pyo3::exceptions::{PyOSError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::crypto;
 use crate::error::{detach, Error, Result};
 
 /// The HKDF salt of Annex C: the first 32 bytes of the fractional part of π in hex.
@@ -50,7 +50,6 @@ pub const MESSAGE_LEN_LIMIT: u64 = 1 << 31;
 /// Buffer size of the streaming interface.
 const CHUNK_LEN: usize = 64 * 1024;
 
-type Aes256Ctr = ctr::Ctr32BE<Aes256>;
 /// `(ciphertext, key, iv, tag)`.
 type EncryptOut<'py> = (
     Bound<'py, PyBytes>,
@@ -65,7 +64,6 @@ type EncryptPathOut<'py> = (
     Bound<'py, PyBytes>,
     u64,
 );
-type HmacSha256 = Hmac<Sha256>;
 
 /// Padmé (Nikitin et al., PETS 2019, "Reducing Metadata Leakage from Encrypted Files and
 /// Communication with PURBs"): for `L >= 2`, `E = floor(log2 L)`, `S = floor(log2 E) + 1`,
@@ -130,51 +128,125 @@ fn check_lengths(
     }
 }
 
-/// `k_enc` and `k_hmac`, derived from `K` and the name (C.2).
+/// `k_enc` and `k_hmac`, derived from `K` and the name (C.2), as AWS-LC keys: the AES-256
+/// key schedule and the HMAC-SHA256 key.
 struct FileKeys {
-    enc: Zeroizing<[u8; 32]>,
-    mac: Zeroizing<[u8; 32]>,
+    enc: EncryptingKey,
+    mac: hmac::Key,
 }
 
 impl FileKeys {
     fn derive(key: &[u8; KEY_LEN], info: &[u8]) -> Result<Self> {
-        let mut okm = Zeroizing::new([0u8; 64]);
-        Hkdf::<Sha256>::new(Some(&PI_SALT), key)
-            .expand(info, okm.as_mut())
-            .map_err(|_| Error::Library("HKDF-SHA256 expand".into()))?;
-        let mut enc = Zeroizing::new([0u8; 32]);
-        let mut mac = Zeroizing::new([0u8; 32]);
-        enc.copy_from_slice(&okm[..32]);
-        mac.copy_from_slice(&okm[32..]);
-        Ok(Self { enc, mac })
+        let prk = Zeroizing::new(crypto::hkdf_extract(HashType::Sha2_256, &PI_SALT, key));
+        let okm = Zeroizing::new(
+            crypto::hkdf_expand(HashType::Sha2_256, &prk, info, 64)
+                .map_err(|_| Error::Library("HKDF-SHA256 expand".into()))?,
+        );
+        let enc = UnboundCipherKey::new(&AES_256, &okm[..32])
+            .and_then(EncryptingKey::ctr)
+            .map_err(|_| Error::Library("AES-256 key".into()))?;
+        Ok(Self {
+            enc,
+            mac: hmac::Key::new(hmac::HMAC_SHA256, &okm[32..]),
+        })
     }
 
     /// AES-256-CTR positioned at the start of the ciphertext.
-    fn cipher(&self, iv: &[u8; IV_LEN]) -> Result<Aes256Ctr> {
-        let mut block = [0u8; 16];
-        block[..IV_LEN].copy_from_slice(iv);
-        Aes256Ctr::new_from_slices(self.enc.as_ref(), &block)
-            .map_err(|_| Error::Library("AES-256-CTR key or counter length".into()))
+    fn cipher(&self, iv: &[u8; IV_LEN]) -> Result<Ctr<'_>> {
+        Ok(Ctr {
+            key: &self.enc,
+            iv: *iv,
+            pos: 0,
+        })
     }
 
     /// HMAC-SHA256 that has already absorbed the IV.
-    fn mac(&self, iv: &[u8; IV_LEN]) -> Result<HmacSha256> {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.mac.as_ref())
-            .map_err(|_| Error::Library("HMAC-SHA256 key length".into()))?;
+    fn mac(&self, iv: &[u8; IV_LEN]) -> Result<Mac> {
+        let mut mac = Mac(hmac::Context::with_key(&self.mac));
         mac.update(iv);
         Ok(mac)
     }
 }
 
-fn keystream(cipher: &mut Aes256Ctr, buf: &mut [u8]) -> Result<()> {
-    cipher
-        .try_apply_keystream(buf)
-        .map_err(|_| Error::FileIntegrity)
+/// AES-256-CTR (AWS-LC) over the counter blocks `IV ‖ uint32 block number` (C.2), from any
+/// byte position. Messages are below 2^31 bytes, so the block number never leaves its 32
+/// bits (AWS-LC increments the whole block; a carry out of them is refused here).
+struct Ctr<'k> {
+    key: &'k EncryptingKey,
+    iv: [u8; IV_LEN],
+    pos: u64,
+}
+
+impl Ctr<'_> {
+    fn try_seek(&mut self, pos: u64) -> Result<()> {
+        self.pos = pos;
+        Ok(())
+    }
+
+    /// AES-CTR over `in_out`, which starts on a block boundary at `block`.
+    fn run(&self, block: u64, in_out: &mut [u8]) -> Result<()> {
+        let blocks = (in_out.len() as u64).div_ceil(16);
+        let counter = u32::try_from(block)
+            .ok()
+            .filter(|_| block + blocks <= 1 << 32)
+            .ok_or(Error::FileIntegrity)?;
+        let mut counter_block = [0u8; 16];
+        counter_block[..IV_LEN].copy_from_slice(&self.iv);
+        counter_block[IV_LEN..].copy_from_slice(&counter.to_be_bytes());
+        self.key
+            .less_safe_encrypt(
+                in_out,
+                EncryptionContext::Iv128(FixedLength::from(counter_block)),
+            )
+            .map(|_| ())
+            .map_err(|_| Error::Library("AES-256-CTR".into()))
+    }
+
+    /// Encrypt or decrypt `buf` at the current position, and move past it.
+    fn apply(&mut self, buf: &mut [u8]) -> Result<()> {
+        let mut buf = buf;
+        let offset = (self.pos % 16) as usize;
+        if offset != 0 && !buf.is_empty() {
+            // The rest of a started block: run its counter block over a block-sized copy
+            // with the bytes at their offset.
+            let n = (16 - offset).min(buf.len());
+            let mut block = Zeroizing::new([0u8; 16]);
+            block[offset..offset + n].copy_from_slice(&buf[..n]);
+            self.run(self.pos / 16, &mut block[..])?;
+            buf[..n].copy_from_slice(&block[offset..offset + n]);
+            self.pos += n as u64;
+            buf = &mut buf[n..];
+        }
+        if !buf.is_empty() {
+            self.run(self.pos / 16, buf)?;
+            self.pos += buf.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+/// HMAC-SHA256 (AWS-LC), fed incrementally.
+struct Mac(hmac::Context);
+
+impl Mac {
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    fn finalize(self) -> [u8; TAG_LEN] {
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(self.0.sign().as_ref());
+        tag
+    }
+}
+
+fn keystream(cipher: &mut Ctr<'_>, buf: &mut [u8]) -> Result<()> {
+    cipher.apply(buf)
 }
 
 /// Constant-time comparison of the computed tag with the received one.
-fn verify(mac: HmacSha256, tag: &[u8]) -> Result<()> {
-    let computed = mac.finalize().into_bytes();
+fn verify(mac: Mac, tag: &[u8]) -> Result<()> {
+    let computed = mac.finalize();
     if bool::from(computed.as_slice().ct_eq(tag)) {
         Ok(())
     } else {
@@ -220,7 +292,7 @@ pub fn encrypt_into(
     keystream(&mut keys.cipher(iv)?, out)?;
     let mut mac = keys.mac(iv)?;
     mac.update(out);
-    Ok(mac.finalize().into_bytes().into())
+    Ok(mac.finalize())
 }
 
 /// An authenticated ciphertext whose lengths passed the C.3 checks.
@@ -372,7 +444,8 @@ impl TempFile {
             ))
         })?;
         let mut rnd = [0u8; 8];
-        rand::fill(&mut rnd[..]);
+        crypto::fill_random(&mut rnd[..])
+            .map_err(|_| Error::Library("the random number generator failed".into()))?;
         let mut temp_name = OsString::from(".");
         temp_name.push(name);
         temp_name.push(format!(".{:016x}.part", u64::from_be_bytes(rnd)));
@@ -473,7 +546,7 @@ pub fn encrypt_path(
     out.write_all(&t, dst)?;
 
     out.persist(dst)?;
-    Ok((mac.finalize().into_bytes().into(), m))
+    Ok((mac.finalize(), m))
 }
 
 /// Decrypts the file `src` into `dst`; returns the message length.
@@ -628,7 +701,8 @@ fn fixed_or_random<const N: usize>(
         Some(o) if !o.is_none() => fixed(o, what),
         _ => {
             let mut out = Zeroizing::new([0u8; N]);
-            rand::fill(&mut out[..]);
+            crypto::fill_random(&mut out[..])
+                .map_err(|_| Error::Library("the random number generator failed".into()))?;
             Ok(out)
         }
     }
@@ -802,12 +876,12 @@ mod tests {
         keystream(&mut keys.cipher(&IV)?, &mut ct)?;
         let mut mac = keys.mac(&IV)?;
         mac.update(&ct);
-        Ok((ct, mac.finalize().into_bytes().into()))
+        Ok((ct, mac.finalize()))
     }
 
     fn tmp(name: &str) -> PathBuf {
         let mut rnd = [0u8; 8];
-        rand::fill(&mut rnd[..]);
+        let _ = crypto::fill_random(&mut rnd[..]);
         let dir =
             std::env::temp_dir().join(format!("filecrypt-test-{:016x}", u64::from_be_bytes(rnd)));
         let _ = fs::create_dir_all(&dir);

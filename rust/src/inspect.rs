@@ -527,7 +527,7 @@ impl InspectedMessage {
 #[pyfunction]
 fn inspect_message(py: Python<'_>, message: BytesIn) -> PyResult<InspectedMessage> {
     let data = message.to_vec();
-    let inner = py.detach(move || inspect(&data))?;
+    let inner = crate::error::detach(py, move || inspect(&data))?;
     Ok(InspectedMessage { inner })
 }
 

@@ -59,7 +59,7 @@ fn parse<T: tls_codec::Deserialize>(what: &str, data: &[u8]) -> Result<T> {
 /// form, the one way OpenMLS offers outside its `test-utils` feature.
 fn key_package_ignoring_lifetime(data: &[u8]) -> Result<openmls::prelude::KeyPackage> {
     let kp_in = crate::key_packages::decode_key_package(data)?;
-    let crypto = openmls_rust_crypto::RustCrypto::default();
+    let crypto = crate::provider::Crypto;
     match kp_in.clone().validate(&crypto, ProtocolVersion::Mls10) {
         Ok(kp) => Ok(kp),
         Err(KeyPackageVerifyError::LifetimeError(_)) => {
@@ -75,7 +75,7 @@ fn key_package_ignoring_lifetime(data: &[u8]) -> Result<openmls::prelude::KeyPac
 /// Check that `private` is the HPKE private key of `public` by sealing to one and
 /// opening with the other.
 fn check_hpke_pair(suite: Ciphersuite, public: &[u8], private: &[u8], what: &str) -> Result<()> {
-    let crypto = openmls_rust_crypto::RustCrypto::default();
+    let crypto = crate::provider::Crypto;
     let probe = b"rcs-mls interop key check";
     let ct = crypto
         .hpke_seal(suite.hpke_config(), public, b"", b"", probe)
@@ -586,8 +586,8 @@ fn interop_decode_vl_header<'py>(
 // crypto-basics.json: the labelled functions of RFC 9420 §5.1
 // ---------------------------------------------------------------------------------------
 
-fn crypto() -> openmls_rust_crypto::RustCrypto {
-    openmls_rust_crypto::RustCrypto::default()
+fn crypto() -> crate::provider::Crypto {
+    crate::provider::Crypto
 }
 
 /// RefHash(label, value) (§5.2), by OpenMLS's `HashReference::new`.

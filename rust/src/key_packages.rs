@@ -1,11 +1,11 @@
 //! Key packages (RFC 9420 §10): parsing and validating received ones.
 //! Generation lives on the client, which owns the private keys.
 
+use crate::provider::Crypto;
 use openmls::prelude::{
     KeyPackage as MlsKeyPackage, KeyPackageIn, MlsMessageBodyIn, MlsMessageIn, MlsMessageOut,
     ProtocolVersion,
 };
-use openmls_rust_crypto::RustCrypto;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use tls_codec::{Deserialize as _, Serialize as _};
@@ -25,7 +25,7 @@ pub struct KeyPackage {
 /// version, supported ciphersuite, lifetime.
 pub fn parse_key_package(data: &[u8]) -> Result<MlsKeyPackage> {
     let kp_in = decode_key_package(data)?;
-    let crypto = RustCrypto::default();
+    let crypto = Crypto;
     let kp = kp_in
         .validate(&crypto, ProtocolVersion::Mls10)
         .map_err(map_kp_verify)?;
@@ -51,7 +51,7 @@ pub fn decode_key_package(data: &[u8]) -> Result<KeyPackageIn> {
 
 impl KeyPackage {
     pub fn hash_ref_bytes(&self) -> Result<Vec<u8>> {
-        let crypto = RustCrypto::default();
+        let crypto = Crypto;
         self.inner
             .hash_ref(&crypto)
             .map(|r| r.as_slice().to_vec())

@@ -4,10 +4,15 @@
 mod client;
 mod conversation_store;
 mod credentials;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod cross_provider;
+pub mod crypto;
 mod durability;
 mod error;
 mod filecrypt;
 mod group;
+mod hpke;
 mod inspect;
 mod interop;
 mod key_packages;

@@ -1,4 +1,5 @@
-//! The OpenMLS provider: RustCrypto for crypto and randomness, and the state store.
+//! The OpenMLS provider: AWS-LC for crypto and randomness ([`crate::crypto`]), and the
+//! state store.
 //!
 //! Every group and key package of one [`crate::client::Client`] lives in one store, a
 //! [`KvStorage`]: in memory, or an SQLite file. The store type is the single place to
@@ -6,9 +7,9 @@
 
 use std::path::Path;
 
-use openmls_rust_crypto::RustCrypto;
 use openmls_traits::OpenMlsProvider;
 
+pub use crate::crypto::AwsLcCrypto as Crypto;
 use crate::error::{guard, Error, Result};
 use crate::storage::{KvStorage, SqliteOptions};
 
@@ -16,14 +17,14 @@ use crate::storage::{KvStorage, SqliteOptions};
 pub type Storage = KvStorage;
 
 pub struct Provider {
-    crypto: RustCrypto,
+    crypto: Crypto,
     storage: Storage,
 }
 
 impl Provider {
     pub fn in_memory() -> Self {
         Self {
-            crypto: RustCrypto::default(),
+            crypto: Crypto,
             storage: KvStorage::in_memory(),
         }
     }
@@ -34,7 +35,7 @@ impl Provider {
     pub fn open(path: &Path, options: SqliteOptions) -> Result<Self> {
         let storage = KvStorage::open_sqlite(path, options)?;
         Ok(Self {
-            crypto: RustCrypto::default(),
+            crypto: Crypto,
             storage,
         })
     }
@@ -42,7 +43,7 @@ impl Provider {
     /// Open (or create) a PostgreSQL store (see [`crate::pg_storage`]).
     pub fn open_postgres(url: &str, options: crate::pg_storage::PgOptions) -> Result<Self> {
         Ok(Self {
-            crypto: RustCrypto::default(),
+            crypto: Crypto,
             storage: crate::pg_storage::open(url, options)?,
         })
     }
@@ -90,8 +91,8 @@ impl Provider {
 }
 
 impl OpenMlsProvider for Provider {
-    type CryptoProvider = RustCrypto;
-    type RandProvider = RustCrypto;
+    type CryptoProvider = Crypto;
+    type RandProvider = Crypto;
     type StorageProvider = Storage;
 
     fn storage(&self) -> &Self::StorageProvider {

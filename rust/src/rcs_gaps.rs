@@ -1026,7 +1026,7 @@ fn rcs_create_external_proposal<'py>(
     let signer = signature_keys.inner.clone();
     let body = body.map(|b| b.to_vec()).unwrap_or_default();
     let aad = authenticated_data.map(|a| a.to_vec()).unwrap_or_default();
-    let bytes = py.detach(|| {
+    let bytes = crate::error::detach(py, || {
         build_external_bare(
             &signer,
             &group_id,

@@ -7,7 +7,7 @@ use pyo3::types::PyBytes;
 
 use crate::error::{Error, Result};
 
-/// The ciphersuites this package implements (through `openmls_rust_crypto`).
+/// The ciphersuites this package implements (through [`crate::crypto`], on AWS-LC).
 pub const SUPPORTED_SUITES: [u16; 3] = [0x0001, 0x0002, 0x0003];
 
 pub fn suite_from_u16(value: u16) -> Result<Ciphersuite> {

@@ -13,10 +13,33 @@ use std::time::{Duration, Instant};
 use criterion::{
     black_box, criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
+use _native::crypto::{AwsLcCrypto, SigningKey};
 use openmls::prelude::*;
-use openmls_basic_credential::SignatureKeyPair;
-use openmls_rust_crypto::OpenMlsRustCrypto;
+use openmls_memory_storage::MemoryStorage;
 use tls_codec::Deserialize as _;
+
+/// The binding's crypto provider (rust/src/crypto.rs, AWS-LC) over in-memory storage.
+#[derive(Default)]
+struct Provider {
+    crypto: AwsLcCrypto,
+    storage: MemoryStorage,
+}
+
+impl OpenMlsProvider for Provider {
+    type CryptoProvider = AwsLcCrypto;
+    type RandProvider = AwsLcCrypto;
+    type StorageProvider = MemoryStorage;
+
+    fn storage(&self) -> &MemoryStorage {
+        &self.storage
+    }
+    fn crypto(&self) -> &AwsLcCrypto {
+        &self.crypto
+    }
+    fn rand(&self) -> &AwsLcCrypto {
+        &self.crypto
+    }
+}
 
 const SUITES: [(Ciphersuite, &str); 2] = [
     (
@@ -36,18 +59,15 @@ const LARGE: usize = 1 << 20;
 
 /// One client: its provider (crypto and in-memory storage), signer and credential.
 struct Member {
-    provider: OpenMlsRustCrypto,
-    signer: SignatureKeyPair,
+    provider: Provider,
+    signer: SigningKey,
     credential: CredentialWithKey,
     suite: Ciphersuite,
 }
 
 fn member(suite: Ciphersuite, name: &str) -> Member {
-    let provider = OpenMlsRustCrypto::default();
-    let signer = SignatureKeyPair::new(suite.signature_algorithm()).expect("signature key");
-    signer
-        .store(provider.storage())
-        .expect("store the signature key");
+    let provider = Provider::default();
+    let signer = SigningKey::generate(suite.signature_algorithm()).expect("signature key");
     let credential = CredentialWithKey {
         credential: BasicCredential::new(name.as_bytes().to_vec()).into(),
         signature_key: signer.public().into(),

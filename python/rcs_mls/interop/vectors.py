@@ -451,7 +451,7 @@ FILES: tuple[FileSpec, ...] = (
         "RefHash, SignWithLabel, VerifyWithLabel by OpenMLS (HashReference, Signable, "
         "Verifiable; Ed25519 signature bytes compared too); ExpandWithLabel, DeriveSecret, "
         "DeriveTreeSecret, EncryptWithLabel, DecryptWithLabel are pub(crate) in OpenMLS: "
-        "built in rust/src/interop.rs on openmls_rust_crypto's HKDF/HPKE",
+        "built in rust/src/interop.rs on the provider's HKDF/HPKE (AWS-LC)",
         check_crypto_basics,
     ),
     FileSpec(
