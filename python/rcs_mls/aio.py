@@ -262,7 +262,13 @@ class AsyncClient(_Offloaded[Client]):
             verify_leaf_lifetimes=verify_leaf_lifetimes,
         )
 
+    async def load_archived_group(self, archive: _Bytes, group_id: _Bytes) -> AsyncGroup:
+        return self._wrap(await self.call(Client.load_archived_group, archive, group_id))
+
     list_groups = offloaded(Client.list_groups)
+    archive_group = offloaded(Client.archive_group)
+    list_archived_groups = offloaded(Client.list_archived_groups)
+    delete_archived_group = offloaded(Client.delete_archived_group)
     delete_group = offloaded(Client.delete_group)
     generate_key_package = offloaded(Client.generate_key_package)
     generate_key_packages = offloaded(Client.generate_key_packages)
@@ -361,6 +367,7 @@ class AsyncConversation(_Offloaded[Conversation]):
     failure_report = offloaded(Conversation.failure_report)
     request_metadata_keys = offloaded(Conversation.request_metadata_keys)
     send_metadata_keys = offloaded(Conversation.send_metadata_keys)
+    forget_previous_era = offloaded(Conversation.forget_previous_era)
 
 
 def _sync_client(client: Client | AsyncClient) -> Client:

@@ -33,7 +33,9 @@ pub struct ClientCore {
     pub suite: Ciphersuite,
     pub capabilities: Capabilities,
     /// Serialises the public operations of one client: each is one store transaction.
-    pub op_lock: Mutex<()>,
+    /// Shared with the client's archive views ([`ClientCore::archive_view`]): they
+    /// use the same store and its transactions.
+    pub op_lock: Arc<Mutex<()>>,
     /// Unique in the process (never reused, unlike an address): keys this client's
     /// entries in process-wide caches, which are evicted when the client is dropped.
     pub id: u64,
@@ -54,12 +56,107 @@ fn next_client_id() -> u64 {
 const GROUP_PREFIX: &[u8] = b"group/";
 const KEY_PACKAGE_PREFIX: &[u8] = b"kp/";
 const IDENTITY_KEY: &[u8] = b"identity";
+/// The index of archived groups: `archive/ ‖ u16 len(name) ‖ name ‖ group id`.
+const ARCHIVE_PREFIX: &[u8] = b"archive/";
 
 pub fn group_record_key(group_id: &[u8]) -> Vec<u8> {
     [GROUP_PREFIX, group_id].concat()
 }
 
+fn archive_record_key(name: &[u8], group_id: &[u8]) -> Result<Vec<u8>> {
+    let len = u16::try_from(name.len()).map_err(|_| {
+        Error::InvalidArgument("archive name too long (65535 bytes at most)".into())
+    })?;
+    Ok([ARCHIVE_PREFIX, &len.to_be_bytes(), name, group_id].concat())
+}
+
 impl ClientCore {
+    /// This client as seen from the archive `name` of its store (see
+    /// [`crate::storage::KvStorage::archive`]): same identity, same store and lock, the
+    /// archive's key space. A fresh id keeps its cached secrets apart from the
+    /// client's own (the same group id lives in both).
+    fn archive_view(&self, name: &[u8]) -> ClientCore {
+        ClientCore {
+            provider: Provider::with_storage(self.provider.storage().archive(name)),
+            signer: Arc::clone(&self.signer),
+            credential: self.credential.clone(),
+            suite: self.suite,
+            capabilities: self.capabilities.clone(),
+            op_lock: Arc::clone(&self.op_lock),
+            id: next_client_id(),
+        }
+    }
+
+    /// Move the group `group_id` into the archive `name` (inside the caller's
+    /// transaction): its state and version record leave the client's own key space,
+    /// where the group id is free again.
+    pub(crate) fn archive_group(&self, group_id: &[u8], name: &[u8]) -> Result<()> {
+        let storage = self.provider.storage();
+        let record = group_record_key(group_id);
+        if storage.get_app(&record)?.is_none() {
+            return Err(Error::InvalidArgument(
+                "no such group in this client's store".into(),
+            ));
+        }
+        let index = archive_record_key(name, group_id)?;
+        if storage.get_app(&index)?.is_some() {
+            return Err(Error::InvalidArgument(
+                "this archive holds a group of this id already".into(),
+            ));
+        }
+        let archive = storage.archive(name);
+        storage.move_group(&GroupId::from_slice(group_id), &[&record], &archive)?;
+        storage.put_app(&index, b"")?;
+        crate::rcs_gaps::evict_cached_secrets(self.id, Some(group_id));
+        Ok(())
+    }
+
+    /// Whether this client's key space holds the group `group_id`.
+    pub(crate) fn holds_group(&self, group_id: &[u8]) -> Result<bool> {
+        Ok(self
+            .provider
+            .storage()
+            .get_app(&group_record_key(group_id))?
+            .is_some())
+    }
+
+    /// Erase the group `group_id` of the archive `name` (inside the caller's transaction).
+    fn delete_archived_group(&self, name: &[u8], group_id: &[u8]) -> Result<()> {
+        let storage = self.provider.storage();
+        let index = archive_record_key(name, group_id)?;
+        if storage.get_app(&index)?.is_none() {
+            return Err(Error::InvalidArgument(
+                "no such group in this archive".into(),
+            ));
+        }
+        let view = self.archive_view(name);
+        let archive = view.provider.storage();
+        let gid = GroupId::from_slice(group_id);
+        if let Some(mut g) = MlsGroup::load(archive, &gid).map_err(Error::from)? {
+            g.delete(archive).map_err(Error::from)?;
+        }
+        archive.delete_group(&gid)?;
+        archive.delete_app(&group_record_key(group_id))?;
+        storage.delete_app(&index)?;
+        Ok(())
+    }
+
+    /// Load the group `group_id` of this client's key space with its version.
+    fn load(&self, group_id: &[u8]) -> Result<(MlsGroup, Vec<u8>)> {
+        let missing = || Error::InvalidArgument("no such group in this client's store".into());
+        // The version and the group come from the same view of the store (under the
+        // client's lock): the handle knows which state it holds.
+        let version = self
+            .provider
+            .storage()
+            .get_app(&group_record_key(group_id))?
+            .ok_or_else(missing)?;
+        let group = MlsGroup::load(self.provider.storage(), &GroupId::from_slice(group_id))
+            .map_err(|e| Error::Storage(format!("{e:?}")))?
+            .ok_or_else(missing)?;
+        Ok((group, version))
+    }
+
     pub(crate) fn join_config(config: Option<&GroupConfig>) -> MlsGroupJoinConfig {
         config.cloned().unwrap_or_default().join_config()
     }
@@ -221,7 +318,7 @@ fn build_core(
         },
         suite,
         capabilities,
-        op_lock: Mutex::new(()),
+        op_lock: Arc::new(Mutex::new(())),
         id: next_client_id(),
     })
 }
@@ -784,25 +881,90 @@ impl Client {
     /// another handle, thread or process has changed it since.
     fn load_group(&self, py: Python<'_>, group_id: BytesIn) -> PyResult<Group> {
         let core = self.core.clone();
-        let (group, version) = detach(py, || -> Result<(MlsGroup, Vec<u8>)> {
+        let (group, version) = detach(py, || core.run_plain(|| core.load(&group_id)))?;
+        Ok(Group::at(self.core.clone(), group, version))
+    }
+
+    /// Move the group ``group_id`` into the archive ``archive`` of this client's store:
+    /// it leaves the client's groups (the id is free for a new group, e.g. a new era of
+    /// a conversation), and :meth:`load_archived_group` opens it as it was, under its
+    /// own id, for as long as it is kept. Group objects open on it must not be used
+    /// any more.
+    ///
+    /// Raises:
+    ///     InvalidArgumentError: no such group, or the archive holds one of this id.
+    fn archive_group(&self, py: Python<'_>, group_id: BytesIn, archive: BytesIn) -> PyResult<()> {
+        let core = self.core.clone();
+        detach(py, move || {
+            core.run(|_| core.archive_group(&group_id, &archive))
+        })?;
+        Ok(())
+    }
+
+    /// The group ``group_id`` kept in the archive ``archive`` (see :meth:`archive_group`).
+    ///
+    /// Raises:
+    ///     InvalidArgumentError: the archive holds no such group.
+    fn load_archived_group(
+        &self,
+        py: Python<'_>,
+        archive: BytesIn,
+        group_id: BytesIn,
+    ) -> PyResult<Group> {
+        let core = self.core.clone();
+        let (view, group, version) = detach(py, || {
             core.run_plain(|| {
-                let missing =
-                    || Error::InvalidArgument("no such group in this client's store".into());
-                // The version and the group come from the same view of the store (under
-                // the client's lock): the handle knows which state it holds.
-                let version = core
-                    .provider
-                    .storage()
-                    .get_app(&group_record_key(&group_id))?
-                    .ok_or_else(missing)?;
-                let group =
-                    MlsGroup::load(core.provider.storage(), &GroupId::from_slice(&group_id))
-                        .map_err(|e| Error::Storage(format!("{e:?}")))?
-                        .ok_or_else(missing)?;
-                Ok((group, version))
+                let index = archive_record_key(&archive, &group_id)?;
+                if core.provider.storage().get_app(&index)?.is_none() {
+                    return Err(Error::InvalidArgument(
+                        "no such group in this archive".into(),
+                    ));
+                }
+                let view = Arc::new(core.archive_view(&archive));
+                let (group, version) = view.load(&group_id)?;
+                Ok((view, group, version))
             })
         })?;
-        Ok(Group::at(self.core.clone(), group, version))
+        Ok(Group::at(view, group, version))
+    }
+
+    /// ``(archive, group_id)`` of every archived group, sorted.
+    fn list_archived_groups<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Vec<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
+        let core = self.core.clone();
+        let keys = detach(py, move || {
+            core.run_plain(|| Ok(core.provider.storage().list_app(ARCHIVE_PREFIX)?))
+        })?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (key, _) in keys {
+            let rest = &key[ARCHIVE_PREFIX.len()..];
+            let corrupt = || Error::Storage("a corrupted archive index record".into());
+            let len = rest.get(..2).ok_or_else(corrupt)?;
+            let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+            let name = rest.get(2..2 + len).ok_or_else(corrupt)?;
+            let group_id = rest.get(2 + len..).ok_or_else(corrupt)?;
+            out.push((PyBytes::new(py, name), PyBytes::new(py, group_id)));
+        }
+        Ok(out)
+    }
+
+    /// Erase the group ``group_id`` of the archive ``archive`` and its secrets.
+    ///
+    /// Raises:
+    ///     InvalidArgumentError: the archive holds no such group.
+    fn delete_archived_group(
+        &self,
+        py: Python<'_>,
+        archive: BytesIn,
+        group_id: BytesIn,
+    ) -> PyResult<()> {
+        let core = self.core.clone();
+        detach(py, move || {
+            core.run(|_| core.delete_archived_group(&archive, &group_id))
+        })?;
+        Ok(())
     }
 
     fn __repr__(&self) -> String {

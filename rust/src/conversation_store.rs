@@ -75,7 +75,9 @@ pub(crate) fn journal(
     };
     let value = serde_json::to_vec(&entry).map_err(|e| Error::Library(format!("journal: {e}")))?;
     let key = [journal_prefix(group_id)?, entry_id.to_vec()].concat();
-    Ok(c.provider.storage().put_app(&key, &value)?)
+    // Always in the client's own key space, even for an archived group (a late message
+    // of a conversation's previous era): the conversation folds it in with its state.
+    Ok(c.provider.storage().home().put_app(&key, &value)?)
 }
 
 /// Erase a group's conversation records (inside the caller's transaction).

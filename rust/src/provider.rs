@@ -29,6 +29,14 @@ impl Provider {
         }
     }
 
+    /// A provider over `storage` (e.g. an archive view of another provider's store).
+    pub fn with_storage(storage: Storage) -> Self {
+        Self {
+            crypto: Crypto,
+            storage,
+        }
+    }
+
     /// Open (or create) an SQLite store. The file and its `-wal` and `-shm` companions
     /// are made readable by their owner only, whatever the umask (they hold private
     /// keys; see the README on keys at rest).

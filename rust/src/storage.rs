@@ -29,7 +29,9 @@
 //! JSON arrays whose first element is the group id, so all the records of a group
 //! under one label share a prefix ([`KvStorage::delete_group`] relies on that).
 //! Application records use `"app:" ‖ key`. Both prefixes end in `:`, and a label
-//! never contains one, so the namespaces cannot collide.
+//! never contains one, so the namespaces cannot collide. An archive
+//! ([`KvStorage::archive`]: a conversation's previous era, kept to read its late
+//! messages) is a view whose keys are `"arc:" ‖ hex(name) ‖ ":" ‖ key`.
 //!
 //! # Reads and the cache
 //!
@@ -102,7 +104,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use openmls_traits::storage::{traits, StorageProvider, CURRENT_VERSION};
@@ -128,6 +130,7 @@ const SQLITE_APPLICATION_ID: i32 = 0x5243_4d4c;
 
 const MLS_PREFIX: &[u8] = b"mls:";
 const APP_PREFIX: &[u8] = b"app:";
+const ARCHIVE_PREFIX: &[u8] = b"arc:";
 
 // Labels of the OpenMLS records.
 const KEY_PACKAGE: &str = "KeyPackage";
@@ -388,7 +391,10 @@ struct Inner {
 
 /// The OpenMLS state store (see the module documentation).
 pub struct KvStorage {
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
+    /// The namespace of this view's keys: empty for the store itself, `"arc:" ‖
+    /// hex(name) ‖ ":"` for an archive ([`KvStorage::archive`]).
+    ns: Vec<u8>,
 }
 
 impl Default for KvStorage {
@@ -417,11 +423,12 @@ impl KvStorage {
     /// A store that lives only in memory (transactions and rollback still work).
     pub fn in_memory() -> Self {
         Self {
-            inner: Mutex::new(Inner {
+            inner: Arc::new(Mutex::new(Inner {
                 entries: HashMap::new(),
                 frames: Vec::new(),
                 db: None,
-            }),
+            })),
+            ns: Vec::new(),
         }
     }
 
@@ -514,11 +521,12 @@ impl KvStorage {
     /// A store over an open database connection (see [`Backend`]).
     pub(crate) fn with_backend(backend: Box<dyn Backend>) -> Self {
         Self {
-            inner: Mutex::new(Inner {
+            inner: Arc::new(Mutex::new(Inner {
                 entries: HashMap::new(),
                 frames: Vec::new(),
                 db: Some(backend),
-            }),
+            })),
+            ns: Vec::new(),
         }
     }
 
@@ -622,36 +630,36 @@ impl KvStorage {
 
     /// Store an application record (identities, the group list, ...).
     pub fn put_app(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.set_one(app_key(key), Some(value.to_vec()))
+        self.set_one(self.ns_key(app_key(key)), Some(value.to_vec()))
     }
 
     /// Read an application record.
     pub fn get_app(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let k = app_key(key);
+        let k = self.ns_key(app_key(key));
         let mut inner = self.lock()?;
         Ok(inner.get(&k)?.map(<[u8]>::to_vec))
     }
 
     /// Delete an application record (absent is fine).
     pub fn delete_app(&self, key: &[u8]) -> Result<()> {
-        self.set_one(app_key(key), None)
+        self.set_one(self.ns_key(app_key(key)), None)
     }
 
     /// Every application record whose key starts with `prefix`, sorted by key.
     pub fn list_app(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let p = app_key(prefix);
+        let p = self.ns_key(app_key(prefix));
         let mut inner = self.lock()?;
         let found = inner.scan(&p)?;
         Ok(found
             .into_iter()
-            .map(|(k, v)| (k[APP_PREFIX.len()..].to_vec(), v))
+            .map(|(k, v)| (k[self.ns.len() + APP_PREFIX.len()..].to_vec(), v))
             .collect())
     }
 
     /// Delete every application record whose key starts with `prefix`; returns how
     /// many there were.
     pub fn delete_app_prefix(&self, prefix: &[u8]) -> Result<usize> {
-        let p = app_key(prefix);
+        let p = self.ns_key(app_key(prefix));
         self.atomic(|inner| inner.delete_prefix(&p))
     }
 
@@ -666,10 +674,10 @@ impl KvStorage {
         let group_json = serde_json::to_vec(group_id)?;
         self.atomic(|inner| {
             for label in GROUP_LABELS {
-                inner.set(mls_key_raw(label, &group_json), None);
+                inner.set(self.ns_key(mls_key_raw(label, &group_json)), None);
             }
             for label in GROUP_TUPLE_LABELS {
-                let mut prefix = label_prefix(label);
+                let mut prefix = self.ns_key(label_prefix(label));
                 prefix.push(b'[');
                 prefix.extend_from_slice(&group_json);
                 prefix.push(b',');
@@ -677,6 +685,83 @@ impl KvStorage {
             }
             Ok(())
         })
+    }
+
+    /// A view of the same store whose keys live in the archive `name`: the same
+    /// database, transactions and lock, and a key space of its own, so that a group
+    /// moved there ([`Self::move_group`]) is kept, read and written under its own
+    /// group id beside a new group of that id in the store itself. Archive keys are
+    /// `"arc:" ‖ hex(name) ‖ ":"` followed by an ordinary key, so they collide neither
+    /// with the store's (`mls:`, `app:`) nor with another archive's.
+    pub fn archive(&self, name: &[u8]) -> KvStorage {
+        let mut ns = Vec::with_capacity(ARCHIVE_PREFIX.len() + 2 * name.len() + 1);
+        ns.extend_from_slice(ARCHIVE_PREFIX);
+        for b in name {
+            ns.extend_from_slice(format!("{b:02x}").as_bytes());
+        }
+        ns.push(b':');
+        KvStorage {
+            inner: Arc::clone(&self.inner),
+            ns,
+        }
+    }
+
+    /// Move every record OpenMLS keeps under `group_id` (as [`Self::delete_group`]
+    /// lists them), and the application records `app_keys`, from this view to `to`,
+    /// a view of the same store: one atomic change, in the caller's transaction if one
+    /// is open. Records already in `to` under those keys are overwritten.
+    pub fn move_group<GroupId: traits::GroupId<CURRENT_VERSION>>(
+        &self,
+        group_id: &GroupId,
+        app_keys: &[&[u8]],
+        to: &KvStorage,
+    ) -> Result<()> {
+        if !Arc::ptr_eq(&self.inner, &to.inner) {
+            return Err(StorageError::Corrupt(
+                "a group can move only between views of one store".into(),
+            ));
+        }
+        let group_json = serde_json::to_vec(group_id)?;
+        let mut keys: Vec<Vec<u8>> = GROUP_LABELS
+            .iter()
+            .map(|label| mls_key_raw(label, &group_json))
+            .collect();
+        keys.extend(app_keys.iter().map(|k| app_key(k)));
+        self.atomic(|inner| {
+            for label in GROUP_TUPLE_LABELS {
+                let mut prefix = self.ns_key(label_prefix(label));
+                prefix.push(b'[');
+                prefix.extend_from_slice(&group_json);
+                prefix.push(b',');
+                for key in inner.scan(&prefix)?.into_keys() {
+                    keys.push(key[self.ns.len()..].to_vec());
+                }
+            }
+            for key in keys {
+                let from = self.ns_key(key.clone());
+                let value = inner.get(&from)?.map(<[u8]>::to_vec);
+                inner.set(to.ns_key(key), value);
+                inner.set(from, None);
+            }
+            Ok(())
+        })
+    }
+
+    /// The store itself, seen from any of its views.
+    pub fn home(&self) -> KvStorage {
+        KvStorage {
+            inner: Arc::clone(&self.inner),
+            ns: Vec::new(),
+        }
+    }
+
+    /// `key` in this view's namespace.
+    fn ns_key(&self, key: Vec<u8>) -> Vec<u8> {
+        if self.ns.is_empty() {
+            key
+        } else {
+            [self.ns.as_slice(), key.as_slice()].concat()
+        }
     }
 
     /// The store's state. A panic that poisoned the lock is recovered from: the caller
@@ -740,7 +825,7 @@ impl KvStorage {
         key: &K,
         value: &V,
     ) -> Result<()> {
-        let k = mls_key(label, key)?;
+        let k = self.ns_key(mls_key(label, key)?);
         let v = to_json(value)?;
         self.set_one(k, Some(v))
     }
@@ -750,7 +835,7 @@ impl KvStorage {
         label: &str,
         key: &K,
     ) -> Result<Option<V>> {
-        let k = mls_key(label, key)?;
+        let k = self.ns_key(mls_key(label, key)?);
         let mut inner = self.lock()?;
         match inner.get(&k)? {
             Some(bytes) => Ok(Some(serde_json::from_slice(bytes)?)),
@@ -759,7 +844,7 @@ impl KvStorage {
     }
 
     fn delete_entity<K: Serialize + ?Sized>(&self, label: &str, key: &K) -> Result<()> {
-        self.set_one(mls_key(label, key)?, None)
+        self.set_one(self.ns_key(mls_key(label, key)?), None)
     }
 
     fn read_list<K: Serialize + ?Sized, V: DeserializeOwned>(
@@ -767,7 +852,7 @@ impl KvStorage {
         label: &str,
         key: &K,
     ) -> Result<Vec<V>> {
-        let k = mls_key(label, key)?;
+        let k = self.ns_key(mls_key(label, key)?);
         let mut inner = self.lock()?;
         match inner.get(&k)? {
             Some(bytes) => Ok(serde_json::from_slice(bytes)?),
@@ -781,7 +866,7 @@ impl KvStorage {
         key: &K,
         item: &V,
     ) -> Result<()> {
-        let k = mls_key(label, key)?;
+        let k = self.ns_key(mls_key(label, key)?);
         let item = serde_json::to_value(item)?;
         self.atomic(|inner| {
             let mut list = inner.get_json_list(&k)?;
@@ -1225,9 +1310,9 @@ impl StorageProvider<CURRENT_VERSION> for KvStorage {
     ) -> Result<()> {
         // The proposal under (group, ref), and the ref appended to the group's queue,
         // as one change.
-        let proposal_key = mls_key(QUEUED_PROPOSAL, &(group_id, proposal_ref))?;
+        let proposal_key = self.ns_key(mls_key(QUEUED_PROPOSAL, &(group_id, proposal_ref))?);
         let proposal_value = serde_json::to_vec(proposal)?;
-        let queue_key = mls_key(PROPOSAL_QUEUE_REFS, group_id)?;
+        let queue_key = self.ns_key(mls_key(PROPOSAL_QUEUE_REFS, group_id)?);
         let item = serde_json::to_value(proposal_ref)?;
         self.atomic(|inner| {
             inner.set(proposal_key, Some(proposal_value));
@@ -1594,8 +1679,8 @@ impl StorageProvider<CURRENT_VERSION> for KvStorage {
         group_id: &GroupId,
         proposal_ref: &ProposalRef,
     ) -> Result<()> {
-        let proposal_key = mls_key(QUEUED_PROPOSAL, &(group_id, proposal_ref))?;
-        let queue_key = mls_key(PROPOSAL_QUEUE_REFS, group_id)?;
+        let proposal_key = self.ns_key(mls_key(QUEUED_PROPOSAL, &(group_id, proposal_ref))?);
+        let queue_key = self.ns_key(mls_key(PROPOSAL_QUEUE_REFS, group_id)?);
         let item = serde_json::to_value(proposal_ref)?;
         self.atomic(|inner| {
             let mut refs = inner.get_json_list(&queue_key)?;
@@ -1692,7 +1777,7 @@ impl StorageProvider<CURRENT_VERSION> for KvStorage {
         &self,
         group_id: &GroupId,
     ) -> Result<()> {
-        let queue_key = mls_key(PROPOSAL_QUEUE_REFS, group_id)?;
+        let queue_key = self.ns_key(mls_key(PROPOSAL_QUEUE_REFS, group_id)?);
         self.atomic(|inner| {
             // Each queued ref names one proposal record under (group, ref). The refs
             // are decoded to their type so the keys serialise exactly as written.
@@ -1701,7 +1786,7 @@ impl StorageProvider<CURRENT_VERSION> for KvStorage {
                 None => Vec::new(),
             };
             for proposal_ref in refs {
-                let key = mls_key(QUEUED_PROPOSAL, &(group_id, &proposal_ref))?;
+                let key = self.ns_key(mls_key(QUEUED_PROPOSAL, &(group_id, &proposal_ref))?);
                 inner.set(key, None);
             }
             inner.set(queue_key, None);
@@ -2089,6 +2174,94 @@ mod tests {
             if let Some(path) = path {
                 assert_eq!(row_count(path), 7 + 3 + 1);
             }
+        });
+    }
+
+    #[test]
+    fn move_group_into_an_archive_and_back_keeps_namespaces_apart() {
+        for_each_backend(|s, path| {
+            let g = Gid(b"grp".to_vec());
+            let other = Gid(b"other".to_vec());
+            for (group, v) in [(&g, 1u8), (&other, 9)] {
+                s.write_group_state(group, &Blob(vec![v])).unwrap();
+                s.write_message_secrets(group, &Blob(vec![v + 1])).unwrap();
+                s.queue_proposal(group, &pref(1), &Blob(vec![v + 2]))
+                    .unwrap();
+                s.write_encryption_epoch_key_pairs(group, &Epoch(4), 0, &[Blob(vec![v + 3])])
+                    .unwrap();
+            }
+            s.put_app(b"record/grp", b"v1").unwrap();
+            s.put_app(b"kept", b"x").unwrap();
+            let archive = s.archive(b"era/1");
+            s.move_group(&g, &[b"record/grp"], &archive).unwrap();
+
+            // Gone from the store (and only that group), present in the archive.
+            assert_eq!(s.group_state::<Blob, _>(&g).unwrap(), None);
+            assert!(s.queued_proposal_refs::<_, PRef>(&g).unwrap().is_empty());
+            assert_eq!(s.get_app(b"record/grp").unwrap(), None);
+            assert_eq!(
+                s.group_state::<Blob, _>(&other).unwrap(),
+                Some(Blob(vec![9]))
+            );
+            assert_eq!(s.get_app(b"kept").unwrap(), Some(b"x".to_vec()));
+            assert_eq!(
+                archive.group_state::<Blob, _>(&g).unwrap(),
+                Some(Blob(vec![1]))
+            );
+            assert_eq!(
+                archive.message_secrets::<_, Blob>(&g).unwrap(),
+                Some(Blob(vec![2]))
+            );
+            assert_eq!(
+                archive.queued_proposals::<_, PRef, Blob>(&g).unwrap().len(),
+                1
+            );
+            assert_eq!(
+                archive
+                    .encryption_epoch_key_pairs::<_, _, Blob>(&g, &Epoch(4), 0)
+                    .unwrap(),
+                vec![Blob(vec![4])]
+            );
+            assert_eq!(
+                archive.get_app(b"record/grp").unwrap(),
+                Some(b"v1".to_vec())
+            );
+            assert_eq!(archive.group_state::<Blob, _>(&other).unwrap(), None);
+            assert_eq!(
+                archive.list_app(b"").unwrap(),
+                vec![(b"record/grp".to_vec(), b"v1".to_vec())]
+            );
+            // Another archive, and the store's own listing, see none of it.
+            assert_eq!(
+                s.archive(b"era/2").group_state::<Blob, _>(&g).unwrap(),
+                None
+            );
+            assert_eq!(s.archive(b"era/").group_state::<Blob, _>(&g).unwrap(), None);
+            assert!(s.list_app(b"record").unwrap().is_empty());
+
+            // A new group of the same id lives beside the archived one.
+            s.write_group_state(&g, &Blob(vec![42])).unwrap();
+            assert_eq!(
+                archive.group_state::<Blob, _>(&g).unwrap(),
+                Some(Blob(vec![1]))
+            );
+            archive.delete_group(&g).unwrap();
+            archive.delete_app(b"record/grp").unwrap();
+            assert_eq!(s.group_state::<Blob, _>(&g).unwrap(), Some(Blob(vec![42])));
+            assert_eq!(archive.group_state::<Blob, _>(&g).unwrap(), None);
+            if let Some(path) = path {
+                // "other" (state, secrets, proposal, queue, key pairs), the new
+                // group's state and "kept": nothing of the archive is left behind.
+                assert_eq!(row_count(path), 5 + 1 + 1);
+            }
+
+            // Views of another store are refused.
+            let foreign = KvStorage::in_memory();
+            assert!(s.move_group(&other, &[], &foreign).is_err());
+            assert_eq!(
+                s.group_state::<Blob, _>(&other).unwrap(),
+                Some(Blob(vec![9]))
+            );
         });
     }
 

@@ -12,6 +12,7 @@ use tls_codec::{Deserialize as _, Serialize as _};
 use crate::client::ClientCore;
 use crate::error::{classify, detach, relock, Error, Result};
 use crate::group::{extensions_to_pairs_inner, Group, MemberData, MemberInfo};
+use crate::types::BytesIn;
 
 /// The Welcome, its optional out-of-band ratchet tree and the join settings.
 #[derive(Clone)]
@@ -199,11 +200,19 @@ impl StagedWelcomeOut {
 impl StagedWelcomeOut {
     /// Join the group this Welcome was inspected for (one store transaction).
     ///
+    /// ``archive_previous``: a group of the same id this client holds is moved into
+    /// this archive of the store (see :meth:`Client.archive_group`) in the same
+    /// transaction, instead of being refused or erased: a conversation's previous era,
+    /// kept to read its late messages.
+    ///
     /// Raises:
     ///     GroupStateError: already joined, the client holds a group with this id (delete
     ///         it first), or the Welcome no longer leads to the group that was inspected
     ///         (its key package was used or deleted since).
-    fn join(&self, py: Python<'_>) -> PyResult<Group> {
+    ///     InvalidArgumentError: the archive holds a group of this id already.
+    #[pyo3(signature = (*, archive_previous=None))]
+    fn join(&self, py: Python<'_>, archive_previous: Option<BytesIn>) -> PyResult<Group> {
+        let group_id = self.group_id.bind(py).as_bytes().to_vec();
         let core = &self.core;
         let input = &self.input;
         let expected = &self.context;
@@ -214,6 +223,11 @@ impl StagedWelcomeOut {
                 return Err(Error::GroupState("this Welcome was already joined".into()));
             }
             let joined_group = core.run(|_| {
+                if let Some(name) = &archive_previous {
+                    if core.holds_group(&group_id)? {
+                        core.archive_group(&group_id, name)?;
+                    }
+                }
                 let (staged, _) = stage(core, input)?;
                 if context_bytes(&staged)? != *expected {
                     return Err(Error::GroupState(

@@ -89,13 +89,89 @@ def test_era_advance_by_someone_outside_is_refused(net: Net) -> None:
     still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
 
 
-def test_late_message_of_the_previous_era_is_refused(net: Net) -> None:
-    """After an era advance, a message of the previous era is not read (its group is
-    gone from the store)."""
+def test_late_message_of_the_previous_era_is_read(net: Net) -> None:
+    """Carol sent in era 1 just before Alice advanced to era 2: the message arrives after
+    everyone moved on. Bob (who joined era 2 by Welcome) and Alice (who made it) still
+    read it, from the archived era-1 group; once, never twice."""
     alice, bob, carol, conv, bob_conv, carol_conv = _trio(net)
     late = carol_conv.send_text("before the new era")
     alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
     bob.pump(), carol.pump()
+    assert (conv.era, conv.previous_era) == (2, 1)
+    assert (bob_conv.era, bob_conv.previous_era) == (2, 1)
+    for c in (bob_conv, conv):
+        event = c.receive(late.cpim)
+        assert isinstance(event, TextMessage), event
+        assert (event.text, event.sender) == ("before the new era", CAROL)
+        replayed = c.receive(late.cpim)  # the delivery service replays it
+        assert isinstance(replayed, Rejected) and "decrypt" in replayed.reason
+    # The new era is unaffected: texts flow there.
+    net.relay.submit(carol.device, "grp", carol_conv.send_text("in era 2"))
+    assert [e.text for e in bob.pump() if isinstance(e, TextMessage)] == ["in era 2"]
+    assert bob.client.list_archived_groups() == [(b"rcs-era/1", b"grp")]
+    still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
+
+
+def test_previous_era_reads_only_application_messages(net: Net) -> None:
+    """A commit (or a receipt, or any other object) of the previous era changes nothing
+    any more: refused."""
+    alice, bob, carol, conv, bob_conv, carol_conv = _trio(net)
+    commit = carol_conv.update_keys()
+    carol_conv.commit_rejected()
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    bob.pump(), carol.pump()
+    event = bob_conv.receive(commit.cpim)
+    assert isinstance(event, Rejected) and "only application messages" in event.reason
+    assert bob_conv.era == 2 and bob_conv.previous_era == 1
+
+
+def test_previous_era_is_not_read_after_its_window(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past PREVIOUS_ERA_KEPT_SECONDS the archived group is erased and its late messages
+    refused."""
+    monkeypatch.setattr(profile, "PREVIOUS_ERA_KEPT_SECONDS", 0.0)
+    alice, bob, carol, conv, bob_conv, carol_conv = _trio(net)
+    late = carol_conv.send_text("too late")
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    bob.pump(), carol.pump()
+    assert bob_conv.previous_era is None  # the window is over at once
+    assert bob.client.list_archived_groups() == [(b"rcs-era/1", b"grp")]
+    event = bob_conv.receive(late.cpim)
+    assert isinstance(event, Rejected) and "no longer read" in event.reason
+    assert bob.client.list_archived_groups() == []  # erased, secrets with it
+    again = bob_conv.receive(late.cpim)
+    assert isinstance(again, Rejected) and "era" in again.reason
+
+
+def test_a_second_advance_erases_the_first_previous_era(net: Net) -> None:
+    """One previous era is kept: after era 3, era 1's messages are refused and its
+    archive is gone; era 2's are read."""
+    alice, bob, carol, conv, bob_conv, carol_conv = _trio(net)
+    era1 = carol_conv.send_text("era 1")
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    bob.pump(), carol.pump()
+    era2 = carol_conv.send_text("era 2")
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    bob.pump(), carol.pump()
+    assert (bob_conv.era, bob_conv.previous_era) == (3, 2)
+    assert bob.client.list_archived_groups() == [(b"rcs-era/2", b"grp")]
+    assert alice.client.list_archived_groups() == [(b"rcs-era/2", b"grp")]
+    old = bob_conv.receive(era1.cpim)
+    assert isinstance(old, Rejected) and "era" in old.reason
+    late = bob_conv.receive(era2.cpim)
+    assert isinstance(late, TextMessage) and late.text == "era 2"
+
+
+def test_forget_previous_era(net: Net) -> None:
+    """A device may close the window early: the archive is erased at once."""
+    alice, bob, carol, conv, bob_conv, carol_conv = _trio(net)
+    late = carol_conv.send_text("late")
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    bob.pump(), carol.pump()
+    bob_conv.forget_previous_era()
+    assert bob_conv.previous_era is None
+    assert bob.client.list_archived_groups() == []
     event = bob_conv.receive(late.cpim)
     assert isinstance(event, Rejected) and "era" in event.reason
 

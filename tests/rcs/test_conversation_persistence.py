@@ -22,6 +22,7 @@ from rcs_mls.rcs.conversation import (
     LeaveRequest,
     Outgoing,
     Rejected,
+    TextMessage,
 )
 from rcs_mls.rcs.cpim import CpimMessage
 from tests.rcs.test_conversation import ALICE, BOB, CAROL, Dev, Net
@@ -200,3 +201,54 @@ def test_file_keys_survive_sigkill_at_random_points(net: Net, tmp_path: Path) ->
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_the_previous_era_survives_a_restart(net: Net, tmp_path: Path) -> None:
+    """Bob (SQLite) moves to era 2 and stops; after the restart the previous era is
+    still kept: a late era-1 text is read, once (its used-up key stays used up across a
+    second restart)."""
+    path = tmp_path / "bob.db"
+    bob = _stored_device(net, "bob", BOB, path)
+    alice, carol = net.dev("alice", ALICE), net.dev("carol", CAROL)
+    conv = alice.start([bob, carol], group_id="grp")
+    late = carol.convs["grp"].send_text("era 1, late")
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    bob.pump(), carol.pump()
+    assert bob.convs["grp"].previous_era == 1
+    del bob.convs["grp"], bob.client
+
+    client = Client.open(path)
+    loaded = Conversation.load(client, "grp", trust_anchors=net.anchors)
+    assert (loaded.era, loaded.previous_era) == (2, 1)
+    event = loaded.receive(late.cpim)
+    assert isinstance(event, TextMessage) and event.text == "era 1, late"
+    del loaded, client
+
+    client = Client.open(path)
+    again = Conversation.load(client, "grp", trust_anchors=net.anchors)
+    assert again.previous_era == 1
+    replayed = again.receive(late.cpim)
+    assert isinstance(replayed, Rejected) and "decrypt" in replayed.reason
+
+
+def test_a_late_message_of_the_previous_era_decrypted_before_a_crash(net: Net) -> None:
+    """The journal records the era of what it decrypted: a late era-1 text decrypted in
+    the archived group just before a crash is replayed against that era at load."""
+    alice, bob, carol = net.dev("alice", ALICE), net.dev("bob", BOB), net.dev("carol", CAROL)
+    conv = alice.start([bob, carol], group_id="grp")
+    late = carol.convs["grp"].send_text("decrypted, then the crash")
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    bob.pump(), carol.pump()
+    archived = bob.client.load_archived_group(b"rcs-era/1", b"grp")
+    body = CpimMessage.from_bytes(late.cpim).body
+    sender = n.rcs_private_message_sender(archived, body)
+    assert sender is not None
+    context = json.dumps(
+        {"message_id": late.message_id, "original": None, "generation": sender[1], "era": 1}
+    ).encode()
+    n.rcs_process_message(archived, body, journal=(b"entry-0000000002", context))
+    del bob.convs["grp"], archived
+    loaded = Conversation.load(bob.client, "grp", trust_anchors=net.anchors)
+    (event,) = loaded.recovered_events
+    assert isinstance(event, TextMessage) and event.sender == CAROL
+    assert event.text == "decrypted, then the crash"

@@ -97,7 +97,7 @@ from rcs_mls.exceptions import (
     ValidationError,
     WrongEpochError,
 )
-from rcs_mls.rcs import continuity, filecrypt, profile
+from rcs_mls.rcs import continuity, eras, filecrypt, profile
 from rcs_mls.rcs.cpim import (
     CONTENT_TYPE_MLS,
     CONTENT_TYPE_MLS_FT,
@@ -421,7 +421,9 @@ class MetadataKeysRequested(Event):
 class EraAdvanced(Event):
     """The conversation was re-created as a new MLS group of ``era`` (RCC16.md §2) by
     ``sender``, a member of the group it replaces (checked with the continuity token, see
-    :mod:`rcs_mls.rcs.continuity`). Messages of the previous era are no longer read."""
+    :mod:`rcs_mls.rcs.continuity`). Late application messages of the previous era are
+    still read for :data:`~rcs_mls.rcs.profile.PREVIOUS_ERA_KEPT_SECONDS`
+    (:attr:`Conversation.previous_era`)."""
 
     era: int
 
@@ -577,6 +579,8 @@ class Conversation:
         self._openmls_leaves: dict[int, _LeaveRequest] = {}
         self._subject: str | None = None
         self._icon: bytes | None = None
+        # The era before this one, archived and still read for its late messages.
+        self._previous: eras.PreviousEra | None = None
         # Journal entries of decrypted messages, folded into the next saved state.
         self._journal_done: list[bytes] = []
         #: Events read back from the journal by :meth:`load` (messages decrypted before a
@@ -755,6 +759,28 @@ class Conversation:
     def era(self) -> int | None:
         """The group's era (extension 0xF001), or None if it has none."""
         return _era_of(self._group.extensions)
+
+    @property
+    def previous_era(self) -> int | None:
+        """The era before :attr:`era`, whose late application messages are still read
+        (:mod:`rcs_mls.rcs.eras`), or None: none kept, or its window is over."""
+        previous = self._previous
+        if previous is None or previous.expired():
+            return None
+        return previous.era
+
+    def forget_previous_era(self) -> None:
+        """Stop reading the previous era now: erase its archived group and its secrets
+        (an advance erases an older previous era by itself; this is for a device that
+        wants the window closed early)."""
+        if self._previous is not None:
+            self._forget_previous()
+            self._save()
+
+    def _forget_previous(self) -> None:
+        previous, self._previous = self._previous, None
+        if previous is not None:
+            previous.forget(self._client)
 
     @property
     def epoch(self) -> int:
@@ -1386,9 +1412,11 @@ class Conversation:
         ``external_senders``; its Welcome carries the continuity token that proves to the
         others that a member made it (:mod:`rcs_mls.rcs.continuity`).
 
-        This device leaves the previous era at once: its store holds one group per id, so
-        late messages of the previous era are no longer read. Submit the commit; once
-        accepted, :meth:`commit_accepted` returns the Welcome.
+        This device sends in the new era at once. The previous era's group moves into an
+        archive of the store (:mod:`rcs_mls.rcs.eras`), where the late messages of its
+        members are still read for :data:`~rcs_mls.rcs.profile.PREVIOUS_ERA_KEPT_SECONDS`;
+        an era kept from an earlier advance is erased. Submit the commit; once accepted,
+        :meth:`commit_accepted` returns the Welcome.
 
         Raises:
             CredentialError: a key package's credential is not acceptable.
@@ -1414,8 +1442,12 @@ class Conversation:
             group_context_extensions=[era_extension(new_era), commitment, *kept],
         )
         group_id = self._group.group_id
-        self._client.delete_group(group_id)  # one group per id in a store
+        old_era = self._era_or_fail()
+        self._forget_previous()
+        self._client.archive_group(group_id, eras.archive_name(old_era))
+        previous = eras.PreviousEra.kept(self._client, group_id, old_era, self._authenticators)
         self._switch_to(self._client.create_group(config, group_id=group_id))
+        self._previous = previous
         targets = tuple(sorted(set(numbers)))
         return self._commit(
             "era",
@@ -1589,7 +1621,7 @@ class Conversation:
                     credential,
                     epoch,
                 )
-                conversation.recovered_events.append(conversation._decrypted(decrypted))
+                conversation.recovered_events.append(conversation._replay(decrypted, c.get("era")))
             except _Reject as exc:
                 conversation.recovered_events.append(
                     Rejected(None, None, epoch, exc.reason, exc.failure)
@@ -1597,8 +1629,20 @@ class Conversation:
             except (ValueError, KeyError, TypeError):
                 raise StorageError("a corrupted conversation journal entry") from None
             conversation._journal_done.append(entry)
+        previous = conversation._previous
+        if previous is not None and previous.expired():
+            conversation._forget_previous()
         conversation._save()
         return conversation
+
+    def _replay(self, decrypted: _Decrypted, era: int | None) -> Event:
+        """A journaled message of this era (or of a version that did not record it), or
+        of the previous one."""
+        if era is None or era == self.era:
+            return self._decrypted(decrypted)
+        if self._previous is None or era != self._previous.era:
+            raise _Reject(f"a message of era {era}, which is no longer kept")
+        return self._decrypted(decrypted, self._previous)
 
     @staticmethod
     def list_stored(client: Client) -> list[str]:
@@ -1647,6 +1691,7 @@ class Conversation:
                 "openmls_leaves": leaves(self._openmls_leaves),
                 "subject": self._subject,
                 "icon": None if self._icon is None else b64(self._icon),
+                "previous_era": None if self._previous is None else self._previous.to_json(),
                 "pending": None
                 if pending is None
                 else {
@@ -1700,6 +1745,11 @@ class Conversation:
             self._openmls_leaves = leaves(state["openmls_leaves"])
             self._subject = state["subject"]
             self._icon = None if state["icon"] is None else raw(state["icon"])
+            previous = state.get("previous_era")
+            if previous is not None:
+                self._previous = eras.PreviousEra.from_json(
+                    self._client, self._group.group_id, previous
+                )
             pending = state["pending"]
             if (pending is not None and self._group.has_pending_commit) or (
                 pending is not None and pending["kind"] == "rejoin"
@@ -1737,8 +1787,11 @@ class Conversation:
         except RcsMlsError:  # pragma: no cover - the epoch is readable in any state
             return -1
 
-    def _check_headers(self, message: CpimMessage) -> bytes:
-        """The era and the epoch authenticator headers (RCC.16 §7.9); returns the latter."""
+    def _check_headers(self, message: CpimMessage, expected_era: int | None = None) -> bytes:
+        """The era (this group's, or ``expected_era``) and the epoch authenticator headers
+        (RCC.16 §7.9); returns the latter."""
+        if expected_era is None:
+            expected_era = self.era
         era = message.header("Era-ID", NS_MLS)
         try:
             raw = message.header_base64(
@@ -1748,14 +1801,17 @@ class Conversation:
             raise _Reject("mls.Epoch-Authenticator is not base64 of 32 bytes") from None
         if era is None or raw is None:
             raise _Reject("mls.Era-ID or mls.Epoch-Authenticator missing")
-        if _ERA_RE.fullmatch(era) is None or int(era) != self.era:
+        if _ERA_RE.fullmatch(era) is None or int(era) != expected_era:
             raise _Reject(f"mls.Era-ID {era[:12]!r} is not this group's era")
         if len(raw) != _AUTHENTICATOR_LENGTH:
             raise _Reject("mls.Epoch-Authenticator is not 32 bytes")
         return raw
 
-    def _check_authenticator(self, raw: bytes, epoch: int) -> None:
-        known = self._authenticators.get(epoch)
+    def _check_authenticator(
+        self, raw: bytes, epoch: int, previous: eras.PreviousEra | None = None
+    ) -> None:
+        authenticators = self._authenticators if previous is None else previous.authenticators
+        known = authenticators.get(epoch)
         if known is None:
             raise _Reject(f"no epoch authenticator known for epoch {epoch}")
         if known != raw:
@@ -1771,6 +1827,9 @@ class Conversation:
             return self._receive_new_era(message, message_id)
         if content_type == CONTENT_TYPE_MLS_RCS_SERVER and _looks_like_xml(message.body):
             return self._receive_server_report(message.body, message_id)
+        previous = self._previous
+        if previous is not None and message.header("Era-ID", NS_MLS) == str(previous.era):
+            return self._receive_previous_era(message, message_id, previous)
         authenticator = self._check_headers(message)
         if content_type == CONTENT_TYPE_MLS_RCS_SERVER:
             return self._receive_server_proposal(message.body, message_id, authenticator)
@@ -1783,6 +1842,19 @@ class Conversation:
         if content_type == CONTENT_TYPE_MLS_FT:
             return self._receive_metadata(message.body, message_id)
         raise _Reject(f"unexpected content type {str(content_type)[:60]!r}")
+
+    def _receive_previous_era(
+        self, message: CpimMessage, message_id: str, previous: eras.PreviousEra
+    ) -> Event:
+        """A late message of the previous era (:mod:`rcs_mls.rcs.eras`): an application
+        message, read in the archived group while the era is kept."""
+        if previous.expired():
+            self._forget_previous()
+            raise _Reject(f"era {previous.era} is no longer read (its kept window is over)")
+        if message.content_type != CONTENT_TYPE_MLS:
+            raise _Reject(f"only application messages of the previous era {previous.era} are read")
+        authenticator = self._check_headers(message, previous.era)
+        return self._receive_application(message, message_id, authenticator, previous)
 
     def _receive_new_era(self, message: CpimMessage, message_id: str) -> Event:
         """A Welcome into this conversation's group id: a new era, made by a member of the
@@ -1807,7 +1879,14 @@ class Conversation:
             )
         except (CredentialError, MembershipError) as exc:
             raise _Reject(f"new era: {exc}") from None
-        self._switch_to(staged.join())  # the previous era's group is erased in the join
+        old_era = self._era_or_fail()
+        self._forget_previous()
+        group = staged.join(archive_previous=eras.archive_name(old_era))
+        previous = eras.PreviousEra.kept(
+            self._client, group.group_id, old_era, self._authenticators
+        )
+        self._switch_to(group)
+        self._previous = previous
         self._metadata_keys.clear()
         self._keep_welcome_keys(staged.group_info_extensions)
         creator = roster.get(staged.sender_leaf_index)
@@ -1849,17 +1928,24 @@ class Conversation:
             return None
 
     def _receive_application(
-        self, message: CpimMessage, message_id: str, authenticator: bytes
+        self,
+        message: CpimMessage,
+        message_id: str,
+        authenticator: bytes,
+        previous: eras.PreviousEra | None = None,
     ) -> Event:
+        """An application message of this era, or of the ``previous`` one."""
+        group = self._group if previous is None else previous.group
+        era = self.era if previous is None else previous.era
         body = message.body
         try:
-            sender = _native.rcs_private_message_sender(self._group, body)
+            sender = _native.rcs_private_message_sender(group, body)
         except RcsMlsError:
             raise _Reject("not a PrivateMessage of this group") from None
         if sender is None:
             raise _Reject("cannot decrypt", failure=MlsClientFailureReason.FAILED_TO_DECRYPT)
         _leaf, generation, epoch = sender
-        self._check_authenticator(authenticator, epoch)
+        self._check_authenticator(authenticator, epoch, previous)
         # The authenticated data travels in clear (and is authenticated by the AEAD):
         # check it before decrypting, so a mismatch does not use up the message's key.
         wire_aad = _private_message_aad(body)
@@ -1869,7 +1955,7 @@ class Conversation:
             raise _Reject("malformed authenticated data") from None
         if aad.message_id != message_id:
             raise _Reject("imdn.Message-ID differs from the authenticated data")
-        if aad.era != self.era:
+        if aad.era != era:
             raise _Reject("the authenticated data names another era")
         original = message.header("Original-Message-ID", NS_MLS)
         if aad.resend is None:
@@ -1881,10 +1967,10 @@ class Conversation:
         # store transaction, and folded into the saved state by receive().
         entry = hashlib.sha256(body).digest()[:16]
         context = json.dumps(
-            {"message_id": message_id, "original": original, "generation": generation}
+            {"message_id": message_id, "original": original, "generation": generation, "era": era}
         ).encode()
         try:
-            result = _native.rcs_process_message(self._group, body, journal=(entry, context))
+            result = _native.rcs_process_message(group, body, journal=(entry, context))
         except (DecryptionError, WrongEpochError):
             raise _Reject(
                 "cannot decrypt", failure=MlsClientFailureReason.FAILED_TO_DECRYPT
@@ -1905,13 +1991,16 @@ class Conversation:
                 result.sender_leaf_index,
                 result.sender_credential,
                 result.epoch,
-            )
+            ),
+            previous,
         )
 
-    def _decrypted(self, d: _Decrypted) -> Event:
-        """The checks and routing of a decrypted application message (also replayed from
-        the journal when a conversation is loaded)."""
-        if d.epoch != self._group.epoch:
+    def _decrypted(self, d: _Decrypted, previous: eras.PreviousEra | None = None) -> Event:
+        """The checks and routing of a decrypted application message of this era or the
+        ``previous`` one (also replayed from the journal when a conversation is loaded)."""
+        if previous is not None:
+            self._require_in_both_eras(d, previous)
+        elif d.epoch != self._group.epoch:
             self._require_still_present(d.sender_leaf_index, d.credential, d.epoch)
         try:
             payload = SecretPayload.from_bytes(d.plaintext)
@@ -1966,6 +2055,16 @@ class Conversation:
         except ParseError as exc:
             raise _Reject(f"malformed {base}: {exc}") from None
         raise _Reject(f"unsupported content type {base[:60]!r}")
+
+    def _require_in_both_eras(self, d: _Decrypted, previous: eras.PreviousEra) -> None:
+        """A late message of the previous era is taken only from a device that was at its
+        leaf in that era's last epoch, of a participant who is in this era (whoever the
+        advance left out keeps the old group's keys) [safe choice]."""
+        member = None if d.sender_leaf_index is None else previous.group.member(d.sender_leaf_index)
+        if member is None or member.credential != d.credential:
+            raise _Reject(f"a message of era {previous.era} from a device not in its last epoch")
+        if self._sender_number(d.credential) not in self.participants:
+            raise _Reject(f"a message of era {previous.era} from a participant not in this era")
 
     def _require_still_present(self, leaf: int | None, credential: Credential, epoch: int) -> None:
         """Something signed or sent in a kept past epoch is taken only from a device still

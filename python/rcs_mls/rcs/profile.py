@@ -37,6 +37,7 @@ __all__ = [
     "FILE_URL_LIFETIME",
     "ICON_COMMITMENT_LABEL",
     "MAX_PAST_EPOCHS",
+    "PREVIOUS_ERA_KEPT_SECONDS",
     "PROPOSAL_RCS_SIGNATURE",
     "PROPOSAL_SELF_REMOVE",
     "PROPOSAL_SERVER_REMOVE",
@@ -139,6 +140,13 @@ CLIENT_PROPOSAL_TYPES: Final = (
 #: Past epochs whose secrets a member keeps, for late messages and for receipts signed in
 #: an earlier epoch (deployed clients keep 3 to 30 days; this is a count of epochs).
 MAX_PAST_EPOCHS: Final = 5
+
+#: How long, in seconds, the previous era of a conversation stays readable after an era
+#: advance, for late messages sent before their sender learned of the new era: 3 days
+#: [guess: RCC.16 v3.0 keeps previous-epoch secrets at least 3 days, v4.0 30 days; the
+#: profile says nothing of eras, and a shorter window limits what a removed device or a
+#: replaying server can still send into the old group].
+PREVIOUS_ERA_KEPT_SECONDS: Final = 3 * 24 * 3600
 
 # --- CPIM envelope (RCC.16 §7.9) ---------------------------------------------------------
 
