@@ -387,7 +387,11 @@ class Client:
         leaf_extensions: list[_Extension] = ...,
     ) -> list[KeyPackage]: ...
     def create_group(
-        self, config: GroupConfig | None = None, *, group_id: _Bytes | None = None
+        self,
+        config: GroupConfig | None = None,
+        *,
+        group_id: _Bytes | None = None,
+        archive_previous: _Bytes | None = None,
     ) -> Group: ...
     def join_group(
         self,

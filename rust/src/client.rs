@@ -679,12 +679,22 @@ impl Client {
     }
 
     /// Create a group with this client as its only member.
-    #[pyo3(signature = (config=None, *, group_id=None))]
+    ///
+    /// ``archive_previous``: a group of this ``group_id`` the client holds is moved into
+    /// this archive of the store (see :meth:`archive_group`) in the same transaction as
+    /// the creation: a conversation's new era, its previous one kept for late messages.
+    ///
+    /// Raises:
+    ///     InvalidArgumentError: an empty ``group_id``, ``archive_previous`` without a
+    ///         ``group_id``, or the archive holds a group of this id already.
+    ///     GroupStateError: the client holds a group of this id (and nothing is archived).
+    #[pyo3(signature = (config=None, *, group_id=None, archive_previous=None))]
     fn create_group(
         &self,
         py: Python<'_>,
         config: Option<PyRef<'_, GroupConfig>>,
         group_id: Option<BytesIn>,
+        archive_previous: Option<BytesIn>,
     ) -> PyResult<Group> {
         let cfg = config.map(|c| c.clone()).unwrap_or_default();
         let gce = cfg.context_extensions()?;
@@ -693,6 +703,12 @@ impl Client {
             if g.is_empty() {
                 return Err(Error::InvalidArgument("group_id must not be empty".into()).into());
             }
+        }
+        if archive_previous.is_some() && gid.is_none() {
+            return Err(Error::InvalidArgument(
+                "archive_previous needs the group_id of the group it replaces".into(),
+            )
+            .into());
         }
         let core = self.core.clone();
         let (group, version) = detach(py, || -> Result<(MlsGroup, Vec<u8>)> {
@@ -709,10 +725,15 @@ impl Client {
                 ))
                 .with_capabilities(core.capabilities.clone())
                 .with_group_context_extensions(gce);
-            if let Some(g) = gid {
-                b = b.with_group_id(GroupId::from_slice(&g));
+            if let Some(g) = &gid {
+                b = b.with_group_id(GroupId::from_slice(g));
             }
             core.run(|_| {
+                if let (Some(name), Some(g)) = (&archive_previous, &gid) {
+                    if core.holds_group(g)? {
+                        core.archive_group(g, name)?;
+                    }
+                }
                 let g = b
                     .build(&core.provider, &*core.signer, core.credential.clone())
                     .map_err(classify)?;

@@ -93,3 +93,24 @@ def test_archives_survive_a_restart(tmp_path: Path) -> None:
     again.delete_archived_group(b"era/1", b"chat")
     del again
     assert Client.open(path).list_archived_groups() == []
+
+
+def test_create_group_archives_the_group_it_replaces() -> None:
+    """``create_group(archive_previous=)``: the old group moves into the archive in the
+    creation's transaction; when the archive is taken, nothing moves and nothing is made."""
+    alice = make_client("alice", SUITE)
+    old = alice.create_group(group_id=b"g")
+    old.self_update()
+    old.merge_pending_commit()
+    new = alice.create_group(group_id=b"g", archive_previous=b"era/1")
+    assert new.epoch == 0 and alice.list_groups() == [b"g"]
+    assert alice.list_archived_groups() == [(b"era/1", b"g")]
+    assert alice.load_archived_group(b"era/1", b"g").epoch == 1
+    with pytest.raises(InvalidArgumentError, match="holds a group of this id already"):
+        alice.create_group(group_id=b"g", archive_previous=b"era/1")
+    assert alice.load_group(b"g").epoch == 0  # the new group stayed, nothing was made
+    with pytest.raises(InvalidArgumentError, match="needs the group_id"):
+        alice.create_group(archive_previous=b"era/2")
+    # Nothing to archive: an ordinary creation.
+    alice.create_group(group_id=b"h", archive_previous=b"era/1")
+    assert alice.list_groups() == [b"g", b"h"]

@@ -1444,9 +1444,11 @@ class Conversation:
         group_id = self._group.group_id
         old_era = self._era_or_fail()
         self._forget_previous()
-        self._client.archive_group(group_id, eras.archive_name(old_era))
+        group = self._client.create_group(
+            config, group_id=group_id, archive_previous=eras.archive_name(old_era)
+        )
         previous = eras.PreviousEra.kept(self._client, group_id, old_era, self._authenticators)
-        self._switch_to(self._client.create_group(config, group_id=group_id))
+        self._switch_to(group)
         self._previous = previous
         targets = tuple(sorted(set(numbers)))
         return self._commit(
