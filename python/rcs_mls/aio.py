@@ -205,9 +205,17 @@ class AsyncClient(_Offloaded[Client]):
         return AsyncGroup(group, executor=self._executor)
 
     async def create_group(
-        self, config: GroupConfig | None = None, *, group_id: _Bytes | None = None
+        self,
+        config: GroupConfig | None = None,
+        *,
+        group_id: _Bytes | None = None,
+        archive_previous: _Bytes | None = None,
     ) -> AsyncGroup:
-        return self._wrap(await self.call(Client.create_group, config, group_id=group_id))
+        return self._wrap(
+            await self.call(
+                Client.create_group, config, group_id=group_id, archive_previous=archive_previous
+            )
+        )
 
     async def join_group(
         self,
@@ -264,6 +272,13 @@ class AsyncClient(_Offloaded[Client]):
 
     async def load_archived_group(self, archive: _Bytes, group_id: _Bytes) -> AsyncGroup:
         return self._wrap(await self.call(Client.load_archived_group, archive, group_id))
+
+    async def restore_archived_group(
+        self, archive: _Bytes, group_id: _Bytes, *, replace: bool = False
+    ) -> AsyncGroup:
+        return self._wrap(
+            await self.call(Client.restore_archived_group, archive, group_id, replace=replace)
+        )
 
     list_groups = offloaded(Client.list_groups)
     archive_group = offloaded(Client.archive_group)

@@ -111,6 +111,36 @@ impl ClientCore {
         Ok(())
     }
 
+    /// Move the group `group_id` of the archive `name` back into the client's own key
+    /// space (inside the caller's transaction), erasing a group of that id there first
+    /// when `replace`. It gets a fresh version record: handles opened on it before it
+    /// was archived reload it.
+    fn restore_archived_group(&self, name: &[u8], group_id: &[u8], replace: bool) -> Result<()> {
+        let storage = self.provider.storage();
+        let index = archive_record_key(name, group_id)?;
+        if storage.get_app(&index)?.is_none() {
+            return Err(Error::InvalidArgument(
+                "no such group in this archive".into(),
+            ));
+        }
+        if self.holds_group(group_id)? {
+            if !replace {
+                return Err(Error::InvalidArgument(
+                    "this client holds a group of this id (replace=True erases it)".into(),
+                ));
+            }
+            self.erase_group(group_id)?;
+        }
+        let record = group_record_key(group_id);
+        let archive = storage.archive(name);
+        archive.delete_app(&record)?;
+        archive.move_group(&GroupId::from_slice(group_id), &[], storage)?;
+        storage.put_app(&record, &crate::durability::fresh_version())?;
+        storage.delete_app(&index)?;
+        crate::rcs_gaps::evict_cached_secrets(self.id, Some(group_id));
+        Ok(())
+    }
+
     /// Whether this client's key space holds the group `group_id`.
     pub(crate) fn holds_group(&self, group_id: &[u8]) -> Result<bool> {
         Ok(self
@@ -947,6 +977,32 @@ impl Client {
             })
         })?;
         Ok(Group::at(view, group, version))
+    }
+
+    /// Move the group ``group_id`` of the archive ``archive`` back among the client's
+    /// groups and return it (undoing :meth:`archive_group`, e.g. when the new group that
+    /// replaced it is abandoned). ``replace=True`` erases a group of that id the client
+    /// holds, in the same transaction.
+    ///
+    /// Raises:
+    ///     InvalidArgumentError: the archive holds no such group, or the client holds a
+    ///         group of this id and ``replace`` is false.
+    #[pyo3(signature = (archive, group_id, *, replace=false))]
+    fn restore_archived_group(
+        &self,
+        py: Python<'_>,
+        archive: BytesIn,
+        group_id: BytesIn,
+        replace: bool,
+    ) -> PyResult<Group> {
+        let core = self.core.clone();
+        let (group, version) = detach(py, || {
+            core.run(|_| {
+                core.restore_archived_group(&archive, &group_id, replace)?;
+                core.load(&group_id)
+            })
+        })?;
+        Ok(Group::at(self.core.clone(), group, version))
     }
 
     /// ``(archive, group_id)`` of every archived group, sorted.

@@ -114,3 +114,26 @@ def test_create_group_archives_the_group_it_replaces() -> None:
     # Nothing to archive: an ordinary creation.
     alice.create_group(group_id=b"h", archive_previous=b"era/1")
     assert alice.list_groups() == [b"g", b"h"]
+
+
+def test_restore_archived_group() -> None:
+    """``restore_archived_group`` undoes ``archive_group``: the group comes back (with its
+    state), replacing a group of its id only when asked to."""
+    (_alice, bob), (a, b) = make_group(SUITE, 2)
+    bob.archive_group(a.group_id, b"old")
+    bob.create_group(group_id=a.group_id)
+    with pytest.raises(InvalidArgumentError, match="replace=True"):
+        bob.restore_archived_group(b"old", a.group_id)
+    assert bob.list_archived_groups() == [(b"old", a.group_id)]  # nothing moved
+    with pytest.raises(InvalidArgumentError, match="no such group in this archive"):
+        bob.restore_archived_group(b"other", a.group_id, replace=True)
+    back = bob.restore_archived_group(b"old", a.group_id, replace=True)
+    assert back.epoch == a.epoch and back.own_leaf_index == 1
+    assert bob.list_archived_groups() == [] and bob.list_groups() == [a.group_id]
+    m = back.process_message(a.encrypt(b"after the restore"))
+    assert isinstance(m, ApplicationMessage) and m.plaintext == b"after the restore"
+    # The handle opened before the archive reloads the restored state.
+    assert b.epoch == a.epoch
+    reply = b.encrypt(b"old handle")
+    got = a.process_message(reply)
+    assert isinstance(got, ApplicationMessage) and got.plaintext == b"old handle"

@@ -112,6 +112,27 @@ def test_late_message_of_the_previous_era_is_read(net: Net) -> None:
     still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
 
 
+def test_an_era_advance_that_loses_the_race_goes_back_to_the_previous_era(net: Net) -> None:
+    """Alice and Bob both re-create the conversation; the focus takes Alice's. Bob's
+    rejected advance brings his era-1 group back from the archive, so Alice's Welcome
+    (checked against era 1's continuity token) moves him to her era 2."""
+    alice, bob, carol, conv, bob_conv, carol_conv = _trio(net)
+    late = carol_conv.send_text("era 1")
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    carol.pump()
+    lost = bob_conv.advance_era([alice.kp(), carol.kp()])
+    verdict = net.relay.submit(bob.device, "grp", lost)
+    assert verdict is not None and not verdict.accepted
+    bob_conv.commit_rejected()
+    assert (bob_conv.era, bob_conv.previous_era) == (1, None)
+    assert bob.client.list_archived_groups() == []
+    (event,) = bob.pump()
+    assert isinstance(event, EraAdvanced) and event.era == 2 and event.sender == ALICE
+    read = bob_conv.receive(late.cpim)
+    assert isinstance(read, TextMessage) and read.text == "era 1"
+    still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
+
+
 def test_previous_era_reads_only_application_messages(net: Net) -> None:
     """A commit (or a receipt, or any other object) of the previous era changes nothing
     any more: refused."""

@@ -1550,11 +1550,25 @@ class Conversation:
     def commit_rejected(self) -> None:
         """The delivery service rejected this device's commit (another won the epoch):
         drop it. Process the winner's commit, then make the change again (after a
-        :meth:`rejoin`: rejoin again from the new GroupInfo)."""
-        if self._pending is not None and self._pending.kind != "rejoin":
+        :meth:`rejoin`: rejoin again from the new GroupInfo). A rejected
+        :meth:`advance_era` goes back to the previous era: its group comes back from the
+        archive, where the winner's Welcome (say, another member's advance) finds it."""
+        pending = self._pending
+        if pending is not None and pending.kind == "era" and self._previous is not None:
+            self._abandon_era(self._previous)
+        elif pending is not None and pending.kind != "rejoin":
             self._group.clear_pending_commit()
         self._pending = None
         self._save()
+
+    def _abandon_era(self, previous: eras.PreviousEra) -> None:
+        """Drop the new era this device made and continue in ``previous``."""
+        self._previous = None
+        group = self._client.restore_archived_group(
+            eras.archive_name(previous.era), previous.group.group_id, replace=True
+        )
+        self._switch_to(group)
+        self._authenticators.update(previous.authenticators)
 
     # --- receiving --------------------------------------------------------------------------
 
