@@ -1,4 +1,4 @@
-"""The previous era under attack (docs/threat-model.md, rows A1-A5).
+"""The previous era under attack (docs/threat-model.md, rows A1-A9).
 
 After an era advance the old MLS group is kept in an archive so that late messages of
 its members are still read (:mod:`rcs_mls.rcs.eras`). That group is exactly what a
@@ -11,7 +11,17 @@ old group's last epoch whose participant is in the new era, once, within the win
 
 from __future__ import annotations
 
-from rcs_mls.rcs.conversation import Conversation, TextMessage
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from rcs_mls import GroupConfig, _native
+from rcs_mls.exceptions import GroupStateError, StorageError
+from rcs_mls.rcs import profile
+from rcs_mls.rcs.conversation import Conversation, EraAdvanced, Rejected, TextMessage
 from rcs_mls.rcs.cpim import CpimHeader, CpimMessage
 from tests.adversary.harness import (
     ALICE,
@@ -20,6 +30,7 @@ from tests.adversary.harness import (
     Dev,
     Net,
     assert_rejected,
+    forge_cpim,
     still_in_step,
 )
 
@@ -96,3 +107,124 @@ def test_old_era_commit_cannot_change_the_archived_group(net: Net) -> None:
     late = conv.send_text("new era")
     event = bob_conv.receive(late.cpim)
     assert isinstance(event, TextMessage) and event.sender == ALICE
+
+
+def test_late_message_while_this_devices_advance_is_pending(net: Net) -> None:
+    """A6: Carol's late era-1 text reaches Alice while Alice's own advance waits at the
+    focus (her new group holds only her). Carol is among those the advance adds, so the
+    text is read; a refusal would have used up its key for good."""
+    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    late = carol_conv.send_text("late")
+    advance = conv.advance_era([bob.kp(), carol.kp()])
+    event = conv.receive(late.cpim)
+    assert isinstance(event, TextMessage) and event.sender == CAROL
+    with pytest.raises(GroupStateError, match="era advance is pending"):
+        conv.forget_previous_era()  # it would strand a rejected advance
+    alice.commit(conv, lambda: advance)
+    bob.pump(), carol.pump()
+    still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda p: {**p, "era": "1"},
+        lambda p: {**p, "era": True},
+        lambda p: {**p, "era": -1},
+        lambda p: {**p, "expires": "inf"},
+        lambda p: {**p, "expires": float("inf")},
+        lambda p: {**p, "expires": float("nan")},
+        lambda p: {**p, "authenticators": []},
+        lambda p: {**p, "authenticators": {"x": "AAAA"}},
+        lambda p: {**p, "authenticators": {"1": "!!"}},
+        lambda p: "x",
+        lambda p: [],
+    ],
+)
+def test_corrupted_saved_previous_era(net: Net, mutate: Callable[[Any], Any]) -> None:
+    """A7: someone with write access to the store edits the saved previous era (to keep
+    an old era open for good, say): loading raises StorageError, never anything else."""
+    alice, bob, carol, conv, bob_conv, _carol_conv = _three(net)
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    bob.pump(), carol.pump()
+    state, _journal = _native.rcs_load_conversation(bob_conv.group)
+    assert state is not None
+    saved = json.loads(state)
+    saved["previous_era"] = mutate(saved["previous_era"])
+    _native.rcs_save_conversation(bob_conv.group, json.dumps(saved).encode())
+    with pytest.raises(StorageError):
+        Conversation.load(bob.client, "grp", trust_anchors=net.anchors)
+
+
+def test_saved_window_cannot_be_stretched(net: Net) -> None:
+    """A7: an ``expires`` far in the future is cut to one window from the load."""
+    alice, bob, carol, conv, bob_conv, _carol_conv = _three(net)
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    bob.pump(), carol.pump()
+    state, _journal = _native.rcs_load_conversation(bob_conv.group)
+    assert state is not None
+    saved = json.loads(state)
+    saved["previous_era"]["expires"] = 1e300
+    _native.rcs_save_conversation(bob_conv.group, json.dumps(saved).encode())
+    loaded = Conversation.load(bob.client, "grp", trust_anchors=net.anchors)
+    previous = loaded._previous
+    assert previous is not None
+    assert previous.expires <= time.time() + profile.PREVIOUS_ERA_KEPT_SECONDS
+
+
+def test_an_archive_left_by_a_crash_is_erased_at_load(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A8: Bob's process dies between the join of era 2 (which archives era 1) and the
+    save of the state that records it. The archive nobody would read is erased when the
+    conversation is loaded, so era 1's secrets do not outlive their window."""
+    alice, bob, carol, conv, _bob_conv, _carol_conv = _three(net)
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise StorageError("the process died here")
+
+    monkeypatch.setattr(_native, "rcs_save_conversation", crash)
+    (event,) = bob.pump()
+    assert isinstance(event, Rejected)  # the save failed
+    monkeypatch.undo()
+    assert bob.client.list_archived_groups() == [(b"rcs-era/1", b"grp")]
+    loaded = Conversation.load(bob.client, "grp", trust_anchors=net.anchors)
+    assert loaded.era == 2 and loaded.previous_era is None
+    assert bob.client.list_archived_groups() == []
+
+
+def test_encrypted_handshake_as_message_mls(net: Net) -> None:
+    """A9: Carol joins with a client that sends handshakes as PrivateMessages and sends
+    a proposal as ``message/mls``: refused on its clear content type, before OpenMLS
+    would decrypt (and store) it."""
+    alice, bob, carol = net.dev("alice", ALICE), net.dev("bob", BOB), net.dev("carol", CAROL)
+    conv, commit = Conversation.start(
+        alice.client, [bob.kp(), carol.kp()], group_id="grp", trust_anchors=net.anchors
+    )
+    alice.commit(conv, lambda: commit)
+    bob.pump()
+    (welcome,) = [d.cpim for d in net.relay.fetch(carol.device) if Conversation.is_welcome(d.cpim)]
+    config = GroupConfig(public_handshake=False, max_past_epochs=5)
+    raw = carol.client.stage_welcome(CpimMessage.from_bytes(welcome).body, config=config).join()
+    proposal = raw.propose_self_update()
+    bob_conv = bob.convs["grp"]
+    era = bob_conv.era
+    assert era is not None
+    forged = forge_cpim(
+        proposal, "message/mls", era=era, authenticator=bob_conv.epoch_authenticator
+    )
+    assert_rejected(bob_conv.receive(forged), "application content only")
+    sent = bob_conv.send_text("still sending")
+    assert isinstance(conv.receive(sent.cpim), TextMessage)
+
+
+def test_stray_archives_of_other_conversations_are_kept(net: Net) -> None:
+    """The clean-up at load touches only this conversation's eras."""
+    alice, bob, _carol, _conv, _bob_conv, _carol_conv = _three(net)
+    other = alice.start([bob], group_id="other")
+    alice.commit(other, lambda: other.advance_era([bob.kp()]))
+    (event,) = bob.pump()
+    assert isinstance(event, EraAdvanced)
+    Conversation.load(bob.client, "grp", trust_anchors=net.anchors)
+    assert bob.client.list_archived_groups() == [(b"rcs-era/1", b"other")]

@@ -772,7 +772,14 @@ class Conversation:
     def forget_previous_era(self) -> None:
         """Stop reading the previous era now: erase its archived group and its secrets
         (an advance erases an older previous era by itself; this is for a device that
-        wants the window closed early)."""
+        wants the window closed early).
+
+        Raises:
+            GroupStateError: this device's own era advance is pending (if it is rejected,
+                the conversation goes back to the previous era).
+        """
+        if self._pending is not None and self._pending.kind == "era":
+            raise GroupStateError("an era advance is pending: accept or reject it first")
         if self._previous is not None:
             self._forget_previous()
             self._save()
@@ -781,6 +788,16 @@ class Conversation:
         previous, self._previous = self._previous, None
         if previous is not None:
             previous.forget(self._client)
+
+    def _erase_stray_eras(self) -> None:
+        """Erase the archived eras of this conversation other than the kept previous one
+        (left by a crash between an advance and the save of this state, which records
+        the era kept), so that no old era's secrets outlive their window."""
+        kept = None if self._previous is None else eras.archive_name(self._previous.era)
+        group_id = self._group.group_id
+        for name, gid in self._client.list_archived_groups():
+            if gid == group_id and name != kept and eras.is_era_archive(name):
+                self._client.delete_archived_group(name, gid)
 
     @property
     def epoch(self) -> int:
@@ -1648,6 +1665,7 @@ class Conversation:
         previous = conversation._previous
         if previous is not None and previous.expired():
             conversation._forget_previous()
+        conversation._erase_stray_eras()
         conversation._save()
         return conversation
 
@@ -1960,8 +1978,15 @@ class Conversation:
             raise _Reject("not a PrivateMessage of this group") from None
         if sender is None:
             raise _Reject("cannot decrypt", failure=MlsClientFailureReason.FAILED_TO_DECRYPT)
-        _leaf, generation, epoch = sender
+        leaf, generation, epoch = sender
         self._check_authenticator(authenticator, epoch, previous)
+        if _private_message_content_type(body) != _CONTENT_APPLICATION:
+            # RCC.16 handshakes are PublicMessages; a proposal or commit sent encrypted
+            # is refused before OpenMLS would store or stage it.
+            raise _Reject("message/mls carries application content only")
+        if previous is not None:
+            # Before decrypting, so that a refusal does not use up the message's key.
+            self._require_sender_in_both_eras(leaf, None, previous)
         # The authenticated data travels in clear (and is authenticated by the AEAD):
         # check it before decrypting, so a mismatch does not use up the message's key.
         wire_aad = _private_message_aad(body)
@@ -2076,10 +2101,22 @@ class Conversation:
         """A late message of the previous era is taken only from a device that was at its
         leaf in that era's last epoch, of a participant who is in this era (whoever the
         advance left out keeps the old group's keys) [safe choice]."""
-        member = None if d.sender_leaf_index is None else previous.group.member(d.sender_leaf_index)
-        if member is None or member.credential != d.credential:
+        self._require_sender_in_both_eras(d.sender_leaf_index, d.credential, previous)
+
+    def _require_sender_in_both_eras(
+        self, leaf: int | None, credential: Credential | None, previous: eras.PreviousEra
+    ) -> None:
+        """The rule of :meth:`_require_in_both_eras` for the device at ``leaf`` (and, once
+        decrypted, with that ``credential``). This era's participants include those this
+        device's pending advance is adding."""
+        member = None if leaf is None else previous.group.member(leaf)
+        if member is None or (credential is not None and member.credential != credential):
             raise _Reject(f"a message of era {previous.era} from a device not in its last epoch")
-        if self._sender_number(d.credential) not in self.participants:
+        participants = set(self.participants)
+        pending = self._pending
+        if pending is not None and pending.kind == "era":
+            participants.update(pending.welcome_to)
+        if self._sender_number(member.credential) not in participants:
             raise _Reject(f"a message of era {previous.era} from a participant not in this era")
 
     def _require_still_present(self, leaf: int | None, credential: Credential, epoch: int) -> None:
@@ -2362,6 +2399,17 @@ def _signed_receipt_content(receipt_id: str, era: int, imdn: Imdn) -> bytes:
         + inner
         + b"\x00"
     )
+
+
+_CONTENT_APPLICATION = 1
+
+
+def _private_message_content_type(body: bytes) -> int:
+    """The ``content_type`` of a PrivateMessage (in clear, RFC 9420 §6.3), or -1 when the
+    message is too short to hold one."""
+    length, offset = decode_varint(body, 4)  # version, wire_format, then group_id<V>
+    offset += length + 8  # epoch
+    return body[offset] if offset < len(body) else -1
 
 
 def _private_message_aad(body: bytes) -> bytes:

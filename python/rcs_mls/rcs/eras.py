@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,13 +30,21 @@ from rcs_mls._native import Client, Group
 from rcs_mls.exceptions import InvalidArgumentError
 from rcs_mls.rcs import profile
 
-__all__ = ["PreviousEra", "archive_name"]
+__all__ = ["PreviousEra", "archive_name", "is_era_archive"]
+
+
+_ARCHIVE_PREFIX = b"rcs-era/"
 
 
 def archive_name(era: int) -> bytes:
     """The archive of the client's store that keeps a conversation's era ``era`` (the
     group id tells conversations apart inside it)."""
-    return f"rcs-era/{era}".encode("ascii")
+    return _ARCHIVE_PREFIX + str(era).encode("ascii")
+
+
+def is_era_archive(name: bytes) -> bool:
+    """Whether ``name`` is an archive :func:`archive_name` makes."""
+    return name.startswith(_ARCHIVE_PREFIX)
 
 
 @dataclass
@@ -83,21 +92,27 @@ class PreviousEra:
         }
 
     @classmethod
-    def from_json(
-        cls, client: Client, group_id: bytes, saved: dict[str, Any]
-    ) -> PreviousEra | None:
+    def from_json(cls, client: Client, group_id: bytes, saved: Any) -> PreviousEra | None:
         """The previous era as :meth:`to_json` saved it, or None when its archive is gone.
 
         Raises:
             ValueError, KeyError, TypeError: not what :meth:`to_json` wrote.
         """
-        era = int(saved["era"])
-        try:
-            group = client.load_archived_group(archive_name(era), group_id)
-        except InvalidArgumentError:
-            return None
+        if not isinstance(saved, dict) or not isinstance(saved["authenticators"], dict):
+            raise TypeError("not a saved previous era")
+        era, expires = saved["era"], saved["expires"]
+        if type(era) is not int or era < 0 or type(expires) not in (int, float):
+            raise TypeError("not a saved previous era")
+        if not math.isfinite(expires):
+            raise ValueError("not a saved previous era")
+        # Never later than a window from now: a store cannot keep an era open for good.
+        expires = min(float(expires), time.time() + profile.PREVIOUS_ERA_KEPT_SECONDS)
         authenticators = {
             int(epoch): base64.b64decode(a, validate=True)
             for epoch, a in saved["authenticators"].items()
         }
-        return cls(era, group, authenticators, float(saved["expires"]))
+        try:
+            group = client.load_archived_group(archive_name(era), group_id)
+        except InvalidArgumentError:
+            return None
+        return cls(era, group, authenticators, expires)
