@@ -208,22 +208,30 @@ def check_wheel(path: Path) -> list[str]:
             problems.append(f"cannot read the extension's ELF headers: {e}")
             continue
         print(f"  needed libraries: {', '.join(reqs.needed) or 'none'}")
-        outside = sorted(set(reqs.needed) - ALLOWED_LIBRARIES)
-        if outside:
-            problems.append(f"links to libraries outside manylinux2014: {outside}")
-        highest = max_versions(reqs)
-        for prefix, version in sorted(highest.items()):
+        for prefix, version in sorted(max_versions(reqs).items()):
             print(f"  max {prefix} symbol version: {_dotted(version)}")
-            limit = MAX_SYMBOL_VERSIONS.get(prefix)
-            if limit is not None and version > limit:
-                problems.append(
-                    f"needs {prefix}_{_dotted(version)}, newer than manylinux2014's "
-                    f"{prefix}_{_dotted(limit)}"
-                )
-        if "GLIBC" not in highest:
-            problems.append("found no GLIBC symbol version requirement: not a glibc build?")
         for library, names in sorted(reqs.versions.items()):
             print(f"    {library}: {' '.join(sorted(names, key=_sort_key))}")
+        problems += requirement_problems(reqs)
+    return problems
+
+
+def requirement_problems(reqs: ElfRequirements) -> list[str]:
+    """What an extension needs that manylinux2014 does not promise."""
+    problems = []
+    outside = sorted(set(reqs.needed) - ALLOWED_LIBRARIES)
+    if outside:
+        problems.append(f"links to libraries outside manylinux2014: {outside}")
+    highest = max_versions(reqs)
+    for prefix, version in sorted(highest.items()):
+        limit = MAX_SYMBOL_VERSIONS.get(prefix)
+        if limit is not None and version > limit:
+            problems.append(
+                f"needs {prefix}_{_dotted(version)}, newer than manylinux2014's "
+                f"{prefix}_{_dotted(limit)}"
+            )
+    if "GLIBC" not in highest:
+        problems.append("found no GLIBC symbol version requirement: not a glibc build?")
     return problems
 
 

@@ -113,7 +113,7 @@ tar -C "$root" --exclude=target --exclude=__pycache__ -cf - tests benches \
     | tar -C "$work/suite" -xf -
 cp "$root/pyproject.toml" "$root/README.md" "$root/Cargo.toml" "$root/Cargo.lock" "$work/suite/"
 mkdir -p "$work/suite/.ci"
-cp "$root/.ci/run" "$work/suite/.ci/run"
+cp "$root/.ci/run" "$root/.ci/check_wheel.py" "$work/suite/.ci/"
 cat > "$work/suite/tests/test_installed_wheel.py" <<EOF
 """Guard: this run tests the installed wheel, not a source tree."""
 
