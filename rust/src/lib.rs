@@ -93,8 +93,14 @@ mod tests {
     #[test]
     fn versions_match_cargo_lock() {
         let lock = include_str!("../../Cargo.lock");
-        assert_eq!(locked_version(lock, "openmls").as_deref(), Some(OPENMLS_VERSION));
-        assert_eq!(locked_version(lock, "aws-lc-rs").as_deref(), Some(AWS_LC_RS_VERSION));
+        assert_eq!(
+            locked_version(lock, "openmls").as_deref(),
+            Some(OPENMLS_VERSION)
+        );
+        assert_eq!(
+            locked_version(lock, "aws-lc-rs").as_deref(),
+            Some(AWS_LC_RS_VERSION)
+        );
         assert_eq!(locked_version(lock, "rcs-mls").as_deref(), Some(VERSION));
     }
 
