@@ -40,6 +40,7 @@ from rcs_mls._native import (
     StagedWelcome,
 )
 from rcs_mls._types import Ciphersuite, ExtensionType, ProposalType
+from rcs_mls._version import Versions, package_version, versions
 from rcs_mls.exceptions import (
     CpimParseError,
     CredentialError,
@@ -69,7 +70,8 @@ ProcessedMessage = ApplicationMessage | ProposalMessage | StagedCommit
 
 SUPPORTED_CIPHERSUITES: tuple[Ciphersuite, ...] = tuple(Ciphersuite)
 
-__version__ = "0.1.0"
+#: The installed distribution's version; its one source is Cargo.toml (see :func:`versions`).
+__version__: str = package_version()
 
 __all__ = [
     "OPENMLS_VERSION",
@@ -111,6 +113,9 @@ __all__ = [
     "StorageError",
     "UnsupportedCiphersuiteError",
     "ValidationError",
+    "Versions",
     "WrongEpochError",
+    "__version__",
     "exceptions",
+    "versions",
 ]

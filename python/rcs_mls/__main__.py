@@ -20,7 +20,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rcs_mls import OPENMLS_VERSION, Client, Credential, SignatureKeyPair, __version__
+from rcs_mls import (
+    OPENMLS_VERSION,
+    Client,
+    Credential,
+    SignatureKeyPair,
+    __version__,
+    versions,
+)
 from rcs_mls.audit.cli import add_arguments as add_audit_arguments
 from rcs_mls.audit.cli import run as run_audit
 from rcs_mls.audit.trace import TraceWriter, TracingRelay
@@ -402,6 +409,12 @@ def run_demo(
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``python -m rcs_mls`` command line; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m rcs_mls", description=__doc__)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=str(versions()),
+        help="print the versions of rcs-mls, OpenMLS and aws-lc-rs, and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the RCS demo conversation")
     demo.add_argument(

@@ -11,7 +11,9 @@ _Extension = tuple[int, bytes]
 
 __all__: list[str]
 SUPPORTED_CIPHERSUITES: list[int]
+VERSION: str
 OPENMLS_VERSION: str
+AWS_LC_RS_VERSION: str
 DEBUG_BUILD: bool
 
 # --- MLS core (rust/src/credentials.rs, key_packages.rs, client.rs, group.rs) ---
