@@ -45,7 +45,7 @@ demo:
 wheels:
 	python -m pip install --quiet $(WHEEL_TOOLS)
 	rm -rf dist
-	maturin build --release --zig --compatibility manylinux2014 --target $(WHEEL_TARGET) --out dist
+	maturin build --release --strip --zig --compatibility manylinux2014 --target $(WHEEL_TARGET) --out dist
 	maturin sdist --out dist
 	python .ci/check_wheel.py dist
 
