@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from rcs_mls import Client, Credential, KeyPackage, SignatureKeyPair
+from rcs_mls.exceptions import ValidationError
 from rcs_mls.interop.mlsrs import (
     MlsRsApplication,
     MlsRsClient,
@@ -120,7 +121,13 @@ class Room:
         chain = self.ca.issue_device_certificate(number, public)
         return Ours(name, number, private, chain)
 
-    def theirs(self, name: str, number: str | None = None) -> Theirs:
+    def theirs(
+        self,
+        name: str,
+        number: str | None = None,
+        *,
+        extension_types: tuple[int, ...] = f.RCS_EXTENSIONS,
+    ) -> Theirs:
         private, public = generate_signature_key_pair()
         number = number or self.number()
         chain = self.ca.issue_device_certificate(number, public)
@@ -130,7 +137,7 @@ class Room:
             encrypt_handshake=False,
             x509_chain=chain,
             signature_secret_key=private,
-            extension_types=f.RCS_EXTENSIONS,
+            extension_types=extension_types,
             proposal_types=f.RCS_PROPOSALS,
             rcc16=True,
         )
@@ -453,6 +460,50 @@ def test_wrong_secret_payload_generation_is_rejected(room: Room) -> None:
     event = ours.c.receive(room.theirs_text(theirs, "a forged one", generation_shift=1))
     assert isinstance(event, Rejected), event
     room.text(theirs, "and good again")
+
+
+@pytest.mark.parametrize("creator", SIDES)
+def test_late_message_of_the_previous_era_from_the_peer(room: Room, creator: str) -> None:
+    """RCC16.md §2: the mls-rs device sends in era 1 just before ours re-creates the
+    conversation as era 2; the late text is still read, from the archived era-1 group,
+    with its era-1 headers (written by the peer's framing), and only once. The peer
+    advertises RCC16.md §2's whole list of extensions, the continuity token and its
+    commitment (0xF010 / 0xF011) included: the new era's GroupContext carries the
+    commitment, so a device without it cannot be taken into the new era (below)."""
+    alice = room.ours("alice")
+    bob = room.theirs("bob", extension_types=(*f.RCS_EXTENSIONS, *f.CONTINUITY_EXTENSIONS))
+    if creator == "ours":
+        room.create(alice, [bob])
+    else:
+        room.create(bob, [alice])
+    room.text(bob, "in era 1")
+    late = room.theirs_text(bob, "late, from era 1")
+    assert f.parse_cpim(late).era == ERA
+    kp = KeyPackage.from_bytes(room.key_package(bob))
+    advance = alice.c.advance_era([kp])
+    assert f.parse_cpim(advance.cpim).era == ERA + 1
+    (welcome,) = alice.c.commit_accepted()
+    assert f.parse_cpim(welcome.cpim).era == ERA + 1
+    assert (alice.c.era, alice.c.previous_era) == (ERA + 1, ERA)
+    event = alice.c.receive(late)
+    assert isinstance(event, TextMessage), event
+    assert (event.text, event.sender) == ("late, from era 1", bob.number)
+    again = alice.c.receive(late)
+    assert isinstance(again, Rejected) and "decrypt" in again.reason
+
+
+def test_era_advance_with_a_peer_without_the_continuity_extensions(room: Room) -> None:
+    """A device that does not advertise 0xF011 cannot be added to a group whose
+    GroupContext holds it (RFC 9420 §7.2): our era advance fails and the conversation
+    stays in its era, still talking to the peer."""
+    alice, bob = room.ours("alice"), room.theirs("bob")
+    room.create(alice, [bob])
+    kp = KeyPackage.from_bytes(room.key_package(bob))
+    with pytest.raises(ValidationError, match="capabilities"):
+        alice.c.advance_era([kp])
+    assert (alice.c.era, alice.c.previous_era) == (ERA, None)
+    room.chat()
+    room.in_sync()
 
 
 # ---------------------------------------------------------------- commits and authenticators

@@ -8,13 +8,15 @@ import datetime as dt
 
 import pytest
 
-from rcs_mls.exceptions import InvalidArgumentError
+from rcs_mls import Client, Credential, SignatureKeyPair
+from rcs_mls.exceptions import InvalidArgumentError, ValidationError
 from rcs_mls.rcs import continuity, profile
 from rcs_mls.rcs.conversation import (
     Conversation,
     EraAdvanced,
     ExternalJoin,
     FailureReport,
+    LeaveRequest,
     MembershipChange,
     MetadataKeysRequested,
     Rejected,
@@ -130,6 +132,36 @@ def test_an_era_advance_that_loses_the_race_goes_back_to_the_previous_era(net: N
     assert isinstance(event, EraAdvanced) and event.era == 2 and event.sender == ALICE
     read = bob_conv.receive(late.cpim)
     assert isinstance(read, TextMessage) and read.text == "era 1"
+    still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
+
+
+def test_a_failed_era_advance_changes_nothing(net: Net) -> None:
+    """A key package that lacks a capability the new era requires (here the continuity
+    commitment 0xF011): ``advance_era`` raises and the conversation stays in era 1, its
+    group, its kept previous era and its pending leave requests as they were."""
+    alice, bob, carol, conv, bob_conv, carol_conv = _trio(net)
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    bob.pump(), carol.pump()
+    assert isinstance(conv.receive(carol_conv.leave().cpim), LeaveRequest)
+    keys = SignatureKeyPair.generate(profile.SUITE)
+    chain = net.ca.issue_device_certificate(BOB, keys.public_key)
+    old_client = Client(
+        Credential.x509(chain),
+        keys,
+        profile.SUITE,
+        extension_types=[
+            t for t in profile.CLIENT_EXTENSION_TYPES if t != profile.EXT_CONTINUITY_COMMITMENT
+        ],
+        proposal_types=list(profile.CLIENT_PROPOSAL_TYPES),
+    )
+    epoch, authenticator = conv.epoch, conv.epoch_authenticator
+    with pytest.raises(ValidationError):
+        conv.advance_era([old_client.generate_key_package(), carol.kp()])
+    assert (conv.era, conv.previous_era, conv.epoch) == (2, 1, epoch)
+    assert conv.epoch_authenticator == authenticator
+    assert alice.client.list_archived_groups() == [(b"rcs-era/1", b"grp")]
+    assert conv.commit_leaves() is not None  # Carol's request is still pending
+    conv.commit_rejected()
     still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
 
 

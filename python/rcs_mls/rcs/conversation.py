@@ -1439,6 +1439,9 @@ class Conversation:
             CredentialError: a key package's credential is not acceptable.
             GroupStateError: as for :meth:`send_text`.
             InvalidArgumentError: no key package, or one of another ciphersuite.
+            ValidationError: a key package lacks a capability the new group requires (the
+                continuity commitment 0xF011 among them).
+            In every case the conversation stays in its era, as it was.
         """
         self._require_sendable()
         if not key_packages:
@@ -1460,7 +1463,12 @@ class Conversation:
         )
         group_id = self._group.group_id
         old_era = self._era_or_fail()
-        self._forget_previous()
+        older = self._previous
+        kept_state = (
+            dict(self._leave_requests),
+            dict(self._openmls_leaves),
+            dict(self._metadata_committers),
+        )
         group = self._client.create_group(
             config, group_id=group_id, archive_previous=eras.archive_name(old_era)
         )
@@ -1468,13 +1476,24 @@ class Conversation:
         self._switch_to(group)
         self._previous = previous
         targets = tuple(sorted(set(numbers)))
-        return self._commit(
-            "era",
-            add=key_packages,
-            added=tuple(sorted(set(targets) - {self._own_number})),
-            welcome_to=targets,
-            welcome_extensions=[carried],
-        )
+        try:
+            outgoing = self._commit(
+                "era",
+                add=key_packages,
+                added=tuple(sorted(set(targets) - {self._own_number})),
+                welcome_to=targets,
+                welcome_extensions=[carried],
+            )
+        except RcsMlsError:
+            # Nothing happened: the conversation stays in its era, as it was.
+            self._abandon_era(previous)
+            self._previous = older
+            self._leave_requests, self._openmls_leaves, self._metadata_committers = kept_state
+            self._save()
+            raise
+        if older is not None:  # one previous era is kept
+            older.forget(self._client)
+        return outgoing
 
     def rejoin(self, group_info: bytes) -> Outgoing:
         """Self-heal (RCC.16 §7): this device missed a commit and cannot follow the group
