@@ -97,6 +97,14 @@ def server_cpim(
     return forge_cpim(body, content_type, era=era, authenticator=auth, message_id=message_id)
 
 
+def three(net: Net) -> tuple[Dev, Dev, Dev, Conversation, Conversation, Conversation]:
+    """Alice, Bob and Carol in group chat ``grp`` (leaves 0, 1, 2), created by Alice:
+    ``(alice, bob, carol, alice's, bob's, carol's conversation)``."""
+    alice, bob, carol = net.dev("alice", ALICE), net.dev("bob", BOB), net.dev("carol", CAROL)
+    conv = alice.start([bob, carol], group_id="grp")
+    return alice, bob, carol, conv, bob.convs["grp"], carol.convs["grp"]
+
+
 def inject(conv: Conversation, body: bytes, content_type: str = "message/mls-rcs-client") -> Event:
     """The delivery service hands ``body`` to one honest member."""
     return conv.receive(server_cpim(conv, body, content_type))

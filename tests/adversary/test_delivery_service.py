@@ -32,13 +32,8 @@ from tests.adversary.harness import (
     assert_rejected,
     server_cpim,
     still_in_step,
+    three,
 )
-
-
-def _three(net: Net) -> tuple[Dev, Dev, Dev, Conversation, Conversation, Conversation]:
-    alice, bob, carol = net.dev("alice", ALICE), net.dev("bob", BOB), net.dev("carol", CAROL)
-    conv = alice.start([bob, carol], group_id="grp")
-    return alice, bob, carol, conv, bob.convs["grp"], carol.convs["grp"]
 
 
 def _with_authenticator(cpim: bytes, authenticator: bytes) -> bytes:
@@ -61,7 +56,7 @@ def _body(cpim: bytes) -> bytes:
 def test_replayed_application_message_is_delivered_once(net: Net) -> None:
     """Delivery service: delivers the same text message to Bob twice (and again after an
     epoch change)."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     sent = conv.send_text("pay Carol 10 EUR")
     alice.send(conv, sent)
     (first,) = _held(bob)
@@ -78,7 +73,7 @@ def test_replayed_application_message_is_delivered_once(net: Net) -> None:
 def test_replayed_commit_is_not_merged_twice(net: Net) -> None:
     """Delivery service: delivers Alice's commit to Bob twice, hoping for a second merge
     (an epoch Alice and Carol never reach)."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     alice.commit(conv, conv.update_keys)
     (commit,) = _held(bob)
     assert isinstance(bob_conv.receive(commit.cpim), CommitApplied)
@@ -96,7 +91,7 @@ def test_replayed_commit_is_not_merged_twice(net: Net) -> None:
 def test_commit_that_lost_its_epoch_delivered_late(net: Net) -> None:
     """Delivery service: Bob's commit lost the epoch to Alice's (the focus rejected it);
     the server delivers it to Carol anyway, after the winner."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     losing = bob_conv.update_keys()  # made in epoch n, held by the server
     alice.commit(conv, conv.update_keys)  # wins epoch n
     verdict = net.relay.submit(bob.device, "grp", losing)
@@ -113,7 +108,7 @@ def test_commit_that_lost_its_epoch_delivered_late(net: Net) -> None:
 def test_commit_from_an_old_epoch_after_several_epochs(net: Net) -> None:
     """Delivery service: keeps a commit Alice made (and the focus accepted) in epoch n and
     delivers it to Carol again three epochs later."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     alice.commit(conv, conv.update_keys)
     (old,) = _held(carol)
     carol_conv.receive(old.cpim)
@@ -129,7 +124,7 @@ def test_commit_from_an_old_epoch_after_several_epochs(net: Net) -> None:
 def test_commits_reordered(net: Net) -> None:
     """Delivery service: delivers Alice's two consecutive commits to Bob in reverse
     order; the later one is refused, then the right order works."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     alice.commit(conv, conv.update_keys)
     alice.commit(conv, lambda: conv.set_subject("second"))
     first, second, *rest = _held(bob)
@@ -148,7 +143,7 @@ def test_commits_reordered(net: Net) -> None:
 def test_message_with_the_authenticator_of_another_epoch(net: Net) -> None:
     """Delivery service: relabels messages with the mls.Epoch-Authenticator of another
     epoch (a text, a commit, a signed receipt), to make them look current or old."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     old_authenticator = conv.epoch_authenticator
     alice.commit(conv, conv.update_keys)
     bob.pump(), carol.pump()
@@ -181,7 +176,7 @@ def test_message_with_the_authenticator_of_another_epoch(net: Net) -> None:
 def test_message_moved_to_another_conversation(net: Net) -> None:
     """Delivery service: takes group A's traffic (a text, a commit) and delivers it into
     group B of the same people, with B's current headers."""
-    alice, bob, carol, conv_a, bob_a, carol_a = _three(net)
+    alice, bob, carol, conv_a, bob_a, carol_a = three(net)
     conv_b = alice.start([bob, carol], group_id="group-b")
     bob_b, carol_b = bob.convs["group-b"], carol.convs["group-b"]
     assert conv_a.epoch == conv_b.epoch

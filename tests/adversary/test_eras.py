@@ -32,13 +32,8 @@ from tests.adversary.harness import (
     assert_rejected,
     forge_cpim,
     still_in_step,
+    three,
 )
-
-
-def _three(net: Net) -> tuple[Dev, Dev, Dev, Conversation, Conversation, Conversation]:
-    alice, bob, carol = net.dev("alice", ALICE), net.dev("bob", BOB), net.dev("carol", CAROL)
-    conv = alice.start([bob, carol], group_id="grp")
-    return alice, bob, carol, conv, bob.convs["grp"], carol.convs["grp"]
 
 
 def _with_era(cpim: bytes, era: int) -> bytes:
@@ -53,7 +48,7 @@ def _with_era(cpim: bytes, era: int) -> bytes:
 def test_participant_left_out_of_the_new_era_keeps_sending_in_the_old_one(net: Net) -> None:
     """A1: Alice advances to era 2 without Carol. Carol still holds era 1's keys and
     sends there; Bob would read it as Carol's in a conversation she is no longer in."""
-    alice, bob, _carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, _carol, conv, bob_conv, carol_conv = three(net)
     alice.commit(conv, lambda: conv.advance_era([bob.kp()]))
     bob.pump()
     assert CAROL not in bob_conv.participants and bob_conv.previous_era == 1
@@ -66,7 +61,7 @@ def test_participant_left_out_of_the_new_era_keeps_sending_in_the_old_one(net: N
 def test_device_removed_in_the_old_era_sends_there_after_the_advance(net: Net) -> None:
     """A2: Carol was removed in era 1 and ignored it; after the advance she sends in her
     last era-1 epoch, which Bob's archive keeps as a past epoch."""
-    alice, bob, _carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, _carol, conv, bob_conv, carol_conv = three(net)
     alice.commit(conv, lambda: conv.remove_participant(CAROL))
     bob.pump()
     alice.commit(conv, lambda: conv.advance_era([bob.kp()]))
@@ -79,7 +74,7 @@ def test_device_removed_in_the_old_era_sends_there_after_the_advance(net: Net) -
 def test_late_message_replayed_and_relabelled(net: Net) -> None:
     """A3-A4: the delivery service replays a late era-1 text, relabels it as era 2, and
     relabels an era-2 text as era 1 (to have it read in the archived group)."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     late = carol_conv.send_text("late")
     alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
     bob.pump(), carol.pump()
@@ -98,7 +93,7 @@ def test_old_era_commit_cannot_change_the_archived_group(net: Net) -> None:
     """A5: a commit of era 1 (Carol removing Bob there) delivered after the advance: the
     archive reads no handshake, so the old era's roster, which decides who a late
     message is from, cannot be changed from outside."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     removal = carol_conv.remove_participant(ALICE)
     carol_conv.commit_rejected()
     alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
@@ -113,7 +108,7 @@ def test_late_message_while_this_devices_advance_is_pending(net: Net) -> None:
     """A6: Carol's late era-1 text reaches Alice while Alice's own advance waits at the
     focus (her new group holds only her). Carol is among those the advance adds, so the
     text is read; a refusal would have used up its key for good."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     late = carol_conv.send_text("late")
     advance = conv.advance_era([bob.kp(), carol.kp()])
     event = conv.receive(late.cpim)
@@ -123,6 +118,20 @@ def test_late_message_while_this_devices_advance_is_pending(net: Net) -> None:
     alice.commit(conv, lambda: advance)
     bob.pump(), carol.pump()
     still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
+
+
+def _bob_after_editing_his_saved_era(net: Net, edit: Callable[[Any], Any]) -> Dev:
+    """Alice advances to era 2; then someone with write access to Bob's store replaces
+    his saved previous era ``p`` by ``edit(p)``."""
+    alice, bob, carol, conv, bob_conv, _carol_conv = three(net)
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    bob.pump(), carol.pump()
+    state, _journal = _native.rcs_load_conversation(bob_conv.group)
+    assert state is not None
+    saved = json.loads(state)
+    saved["previous_era"] = edit(saved["previous_era"])
+    _native.rcs_save_conversation(bob_conv.group, json.dumps(saved).encode())
+    return bob
 
 
 @pytest.mark.parametrize(
@@ -144,28 +153,14 @@ def test_late_message_while_this_devices_advance_is_pending(net: Net) -> None:
 def test_corrupted_saved_previous_era(net: Net, mutate: Callable[[Any], Any]) -> None:
     """A7: someone with write access to the store edits the saved previous era (to keep
     an old era open for good, say): loading raises StorageError, never anything else."""
-    alice, bob, carol, conv, bob_conv, _carol_conv = _three(net)
-    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
-    bob.pump(), carol.pump()
-    state, _journal = _native.rcs_load_conversation(bob_conv.group)
-    assert state is not None
-    saved = json.loads(state)
-    saved["previous_era"] = mutate(saved["previous_era"])
-    _native.rcs_save_conversation(bob_conv.group, json.dumps(saved).encode())
+    bob = _bob_after_editing_his_saved_era(net, mutate)
     with pytest.raises(StorageError):
         Conversation.load(bob.client, "grp", trust_anchors=net.anchors)
 
 
 def test_saved_window_cannot_be_stretched(net: Net) -> None:
     """A7: an ``expires`` far in the future is cut to one window from the load."""
-    alice, bob, carol, conv, bob_conv, _carol_conv = _three(net)
-    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
-    bob.pump(), carol.pump()
-    state, _journal = _native.rcs_load_conversation(bob_conv.group)
-    assert state is not None
-    saved = json.loads(state)
-    saved["previous_era"]["expires"] = 1e300
-    _native.rcs_save_conversation(bob_conv.group, json.dumps(saved).encode())
+    bob = _bob_after_editing_his_saved_era(net, lambda p: {**p, "expires": 1e300})
     loaded = Conversation.load(bob.client, "grp", trust_anchors=net.anchors)
     previous = loaded._previous
     assert previous is not None
@@ -178,7 +173,7 @@ def test_an_archive_left_by_a_crash_is_erased_at_load(
     """A8: Bob's process dies between the join of era 2 (which archives era 1) and the
     save of the state that records it. The archive nobody would read is erased when the
     conversation is loaded, so era 1's secrets do not outlive their window."""
-    alice, bob, carol, conv, _bob_conv, _carol_conv = _three(net)
+    alice, bob, carol, conv, _bob_conv, _carol_conv = three(net)
     alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
 
     def crash(*_args: object, **_kwargs: object) -> None:
@@ -221,7 +216,7 @@ def test_encrypted_handshake_as_message_mls(net: Net) -> None:
 
 def test_stray_archives_of_other_conversations_are_kept(net: Net) -> None:
     """The clean-up at load touches only this conversation's eras."""
-    alice, bob, _carol, _conv, _bob_conv, _carol_conv = _three(net)
+    alice, bob, _carol, _conv, _bob_conv, _carol_conv = three(net)
     other = alice.start([bob], group_id="other")
     alice.commit(other, lambda: other.advance_era([bob.kp()]))
     (event,) = bob.pump()

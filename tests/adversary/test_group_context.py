@@ -39,19 +39,13 @@ from tests.adversary.harness import (
     inject,
     server_cpim,
     still_in_step,
+    three,
 )
 
 _EXT_REQUIRED_CAPABILITIES = 0x0003
 _EXT_EXTERNAL_SENDERS = 0x0005
 
 Extensions = list[tuple[int, bytes]]
-
-
-def _three(net: Net) -> tuple[Dev, Dev, Dev, Conversation, Conversation, Conversation]:
-    """Alice, Bob and Carol (the malicious member) in group chat ``grp``."""
-    alice, bob, carol = net.dev("alice", ALICE), net.dev("bob", BOB), net.dev("carol", CAROL)
-    conv = alice.start([bob, carol], group_id="grp")
-    return alice, bob, carol, conv, bob.convs["grp"], carol.convs["grp"]
 
 
 def _pair(net: Net) -> tuple[Dev, Dev, Conversation, Conversation]:
@@ -108,7 +102,7 @@ def _same_epoch(*convs: Conversation) -> None:
 def test_end_mls_committed_in_a_group_chat(net: Net) -> None:
     """Malicious member: commits ``end_mls`` in a group chat through its raw group, to
     switch everyone to unencrypted messaging, and submits it to the focus."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     epoch = conv.epoch
     extensions = [*conv.group.extensions, (profile.EXT_END_MLS, profile.END_MLS_DATA)]
     _submit(carol, carol_conv, _raw_commit(carol_conv, extensions))
@@ -209,7 +203,7 @@ def test_forbidden_group_context_change(net: Net, change: str) -> None:
     """Malicious member: commits, through its raw group, a GroupContext change members may
     not make (a new era, its own external sender for ServerRemoves, other required
     capabilities)."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     mutate, name = _FORBIDDEN[change]
     commit = _raw_commit(carol_conv, mutate(list(carol_conv.group.extensions)))
     for device_conv in (conv, bob_conv):
@@ -291,7 +285,7 @@ def test_an_extension_no_member_may_set(net: Net) -> None:
 def test_subject_change_is_still_allowed(net: Net) -> None:
     """Positive control: a member changes the subject commitment (``set_subject``); the
     other members accept it and read the subject."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     carol.commit(carol_conv, lambda: carol_conv.set_subject("Carol's plans"))
     for device, device_conv in ((alice, conv), (bob, bob_conv)):
         events = device.pump()

@@ -34,15 +34,9 @@ from tests.adversary.harness import (
     inject,
     server_cpim,
     still_in_step,
+    three,
 )
 from tests.rcs.test_conversation import leaves
-
-
-def _three(net: Net) -> tuple[Dev, Dev, Dev, Conversation, Conversation, Conversation]:
-    """Alice, Bob and Carol in group chat ``grp`` (leaves 0, 1, 2)."""
-    alice, bob, carol = net.dev("alice", ALICE), net.dev("bob", BOB), net.dev("carol", CAROL)
-    conv = alice.start([bob, carol], group_id="grp")
-    return alice, bob, carol, conv, bob.convs["grp"], carol.convs["grp"]
 
 
 def _body(outgoing: Outgoing) -> bytes:
@@ -102,7 +96,7 @@ def _server_remove(keys: SignatureKeyPair, conv: Conversation, leaf: int, sender
 def test_replayed_self_remove_does_not_remove_the_new_holder_of_the_leaf(net: Net) -> None:
     """Delivery service: replays Carol's SelfRemove, captured epochs ago, after Carol left
     and Dave took her leaf index, to have Dave removed."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     dave = net.dev("dave", DAVE)
     carol_leaf = conv.participants[CAROL][0]
     captured = carol_conv.leave()
@@ -130,7 +124,7 @@ def test_pending_self_remove_dropped_when_the_leaf_is_refilled(net: Net) -> None
     """Delivery service / malicious timing: Carol's SelfRemove reaches Alice, then Bob
     removes Carol and adds Dave into her leaf before Alice commits the request; Alice's
     commit_leaves() must not remove Dave."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     dave = net.dev("dave", DAVE)
     carol_leaf = conv.participants[CAROL][0]
     carol.send(carol_conv, carol_conv.leave())
@@ -153,7 +147,7 @@ def test_pending_self_remove_lapses_when_the_leaver_updates_its_leaf(net: Net) -
     """Positive control for the rule "the leaf still holds the leaf node the request
     names": Carol asks to leave, then commits a key update (a new leaf node); the old
     request no longer applies [safe choice], and a new one removes Carol and nobody else."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     carol.send(carol_conv, carol_conv.leave())
     (event,) = alice.pump()
     assert isinstance(event, LeaveRequest)
@@ -235,7 +229,7 @@ def test_server_remove_signed_by_a_key_not_in_external_senders(net: Net) -> None
 def test_server_remove_in_a_group_without_external_senders(net: Net) -> None:
     """Delivery service: a ServerRemove in a conversation that lists no external sender
     at all (the default RCS group)."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     keys = SignatureKeyPair.generate(profile.SUITE)
     event = inject(conv, _server_remove(keys, conv, conv.participants[CAROL][0]))
     assert_rejected(event, "ValidationError")  # the group has no external senders
@@ -249,7 +243,7 @@ def test_server_remove_in_a_group_without_external_senders(net: Net) -> None:
 def test_self_remove_with_a_sender_leaf_that_is_empty(net: Net) -> None:
     """Delivery service: rewrites the sender leaf index of a real SelfRemove to a leaf
     nobody holds in that epoch."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     real = _body(carol_conv.leave())
     for index in (3, 7, 0xFFFF_FFFF):
         event = inject(conv, _with_sender_index(real, index))
@@ -262,7 +256,7 @@ def test_self_remove_with_a_sender_leaf_that_is_empty(net: Net) -> None:
 def test_self_remove_with_the_sender_leaf_of_another_member(net: Net) -> None:
     """Delivery service: rewrites Carol's SelfRemove to name Bob's leaf, to have Bob
     removed (the membership tag and signature are Carol's)."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     real = _body(carol_conv.leave())
     bob_leaf = conv.participants[BOB][0]
     assert_rejected(inject(conv, _with_sender_index(real, bob_leaf)), "InvalidSignature")
@@ -273,7 +267,7 @@ def test_self_remove_with_the_sender_leaf_of_another_member(net: Net) -> None:
 def test_self_remove_from_another_group(net: Net) -> None:
     """Malicious member of another group: Carol's SelfRemove from group ``other`` (same
     members, same epoch) delivered into ``grp``."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     alice.start([bob, carol], group_id="other")
     other_carol = carol.convs["other"]
     assert other_carol.epoch == carol_conv.epoch
@@ -287,7 +281,7 @@ def test_self_remove_from_a_look_alike_group(net: Net) -> None:
     """Attacker outside the group (Mallory, with a valid certificate of its own): builds
     a group with the same group id, epoch and era, sits at Bob's leaf index in it, and
     sends a SelfRemove from there to have Bob removed."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     bob_leaf = conv.participants[BOB][0]
     mallory, accomplice = net.dev("mallory", MALLORY), net.dev("m2", MALLORY)
     fake = Conversation(
@@ -316,7 +310,7 @@ def test_self_remove_from_a_look_alike_group(net: Net) -> None:
 def test_self_remove_from_a_removed_member(net: Net) -> None:
     """Removed member: Carol signs a SelfRemove just before Alice removes her (her device
     signs nothing once removed) and has it delivered after Dave took her old leaf."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     dave = net.dev("dave", DAVE)
     carol_leaf = conv.participants[CAROL][0]
     pre_removal = rcs_create_proposal(carol_conv.group, profile.PROPOSAL_SELF_REMOVE)
@@ -336,7 +330,7 @@ def test_replayed_self_remove_after_the_leaver_was_re_added(net: Net) -> None:
     """Delivery service: Carol left and was re-invited (same device, same signature key,
     same leaf index); it replays her old SelfRemove from a kept past epoch to have her
     removed again against her will."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     carol_leaf = conv.participants[CAROL][0]
     captured = carol_conv.leave()
     carol.send(carol_conv, captured)
@@ -362,7 +356,7 @@ def test_replayed_self_remove_after_the_leaver_was_re_added(net: Net) -> None:
 def test_removed_member_keeps_sending_in_its_last_epoch(net: Net) -> None:
     """Removed member: Carol ignores the commit removing her and keeps encrypting in her
     last epoch; Alice, epochs later, still reads her messages as Carol's."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     alice.commit(conv, lambda: conv.remove_participant(CAROL))
     bob.pump()
     net.relay.fetch(carol.device)  # Carol never processes her removal

@@ -20,7 +20,6 @@ from rcs_mls import _native
 from rcs_mls.rcs import profile
 from rcs_mls.rcs.conversation import (
     CommitApplied,
-    Conversation,
     FailureReport,
     FileKeyReceived,
     FileOffer,
@@ -48,22 +47,16 @@ from tests.adversary.harness import (
     ALICE,
     BOB,
     CAROL,
-    Dev,
     Net,
     assert_rejected,
     inject,
     server_cpim,
     still_in_step,
+    three,
 )
 
 #: The message id the delivery service wants a signature over.
 _CHOSEN_ID = "MxChosenByTheServer00001"
-
-
-def _three(net: Net) -> tuple[Dev, Dev, Dev, Conversation, Conversation, Conversation]:
-    alice, bob, carol = net.dev("alice", ALICE), net.dev("bob", BOB), net.dev("carol", CAROL)
-    conv = alice.start([bob, carol], group_id="grp")
-    return alice, bob, carol, conv, bob.convs["grp"], carol.convs["grp"]
 
 
 def _body(cpim: bytes) -> bytes:
@@ -87,7 +80,7 @@ def _no_signature_made(event: Rejected) -> None:
 def test_random_bytes_with_a_chosen_message_id(net: Net) -> None:
     """Delivery service: injects a ``message/mls`` object whose body is random bytes,
     under a message id of its choosing, hoping for a signed failure report over it."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     for body in (os.urandom(200), b"\x00\x01\x00\x02" + os.urandom(100)):
         cpim = server_cpim(conv, body, CONTENT_TYPE_MLS, message_id=_CHOSEN_ID)
         event = assert_rejected(conv.receive(cpim), "PrivateMessage")
@@ -99,7 +92,7 @@ def test_random_bytes_with_a_chosen_message_id(net: Net) -> None:
 def test_private_message_of_another_group_with_a_chosen_message_id(net: Net) -> None:
     """Delivery service: takes a real PrivateMessage of another conversation of the same
     people and delivers it into this one under a message id of its choosing."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     alice.start([bob, carol], group_id="other")
     foreign = _body(bob.convs["other"].send_text("for the other group").cpim)
     cpim = server_cpim(conv, foreign, CONTENT_TYPE_MLS, message_id=_CHOSEN_ID)
@@ -111,7 +104,7 @@ def test_private_message_of_another_group_with_a_chosen_message_id(net: Net) -> 
 def test_tampered_private_message(net: Net) -> None:
     """Delivery service: flips bits in a real PrivateMessage (sender data, ciphertext,
     AEAD tag) and delivers it, with its own message id or with the original one."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     sent = bob_conv.send_text("the genuine one")
     body = _body(sent.cpim)
     failures = set()
@@ -155,7 +148,7 @@ def test_commit_with_a_broken_signature_or_membership_tag(net: Net) -> None:
     """Delivery service: flips bytes of a real commit (in its content, its signature, its
     membership tag) and delivers it under a message id of its choosing before the real
     one."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     commit = bob_conv.update_keys()
     assert net.relay.submit(bob.device, "grp", commit) is not None
     bob_conv.commit_accepted()
@@ -178,7 +171,7 @@ def test_commit_with_a_broken_signature_or_membership_tag(net: Net) -> None:
 def test_forged_signed_receipt_is_not_answered(net: Net) -> None:
     """Delivery service: a real signed receipt of another conversation, and one relabelled
     with a receipt id of its choosing: neither verifies, neither is answered."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     alice.start([bob, carol], group_id="other")
     sent = conv.send_text("hello")
     alice.send(conv, sent)
@@ -199,7 +192,7 @@ def test_refused_commit_of_a_real_member_can_be_reported(net: Net) -> None:
     """Positive control: for a malicious member's commit that the policy refuses (a new
     era), the application can send a signed invalid-commit report, which the committer
     verifies."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     extensions = [
         (t, (profile.ERA_INITIAL + 1).to_bytes(4, "big") if t == profile.EXT_ERA else d)
         for t, d in carol_conv.group.extensions
@@ -238,7 +231,7 @@ def test_descriptor_claiming_another_members_file_key(net: Net, tmp_path: Path) 
     """Malicious member: Carol sends a descriptor naming the message id of Bob's FileInfo
     (and a URL of her choosing), so that Alice opens Carol's file as Bob's, or learns
     which file Bob's key opens."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     src = tmp_path / "bob.txt"
     src.write_bytes(b"Bob's file\n" * 1000)
     encrypted = tmp_path / "bob.bin"
@@ -279,7 +272,7 @@ def test_file_info_under_another_members_message_id(net: Net, tmp_path: Path) ->
     """Malicious member: Carol sends her own FileInfo under the message id of Bob's
     (she chooses her authenticated data), before Bob's descriptor arrives, to substitute
     her key for Bob's."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     src = tmp_path / "bob.txt"
     src.write_bytes(b"Bob's file\n" * 100)
     encrypted = tmp_path / "bob.bin"
@@ -331,7 +324,7 @@ def test_refused_commit_rewrapped_under_a_chosen_message_id(net: Net) -> None:
     """Delivery service (or the malicious member): re-wraps a real member's refused commit
     under the message id of Bob's text, which Alice read fine, to obtain Alice's signed
     "failed: invalid-commit" report for Bob's message."""
-    alice, bob, carol, conv, bob_conv, carol_conv = _three(net)
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
     text = bob_conv.send_text("did you get this?")
     assert isinstance(conv.receive(text.cpim), TextMessage)
     carol_conv.receive(text.cpim)
