@@ -1,4 +1,4 @@
-"""The previous era under attack (docs/threat-model.md, rows A1-A9).
+"""The previous era under attack (docs/threat-model.md, rows A1-A10).
 
 After an era advance the old MLS group is kept in an archive so that late messages of
 its members are still read (:mod:`rcs_mls.rcs.eras`). That group is exactly what a
@@ -223,3 +223,19 @@ def test_stray_archives_of_other_conversations_are_kept(net: Net) -> None:
     assert isinstance(event, EraAdvanced)
     Conversation.load(bob.client, "grp", trust_anchors=net.anchors)
     assert bob.client.list_archived_groups() == [(b"rcs-era/1", b"other")]
+
+
+def test_delivery_service_lies_about_an_era_advance(net: Net) -> None:
+    """A10: the delivery service tells Alice her era advance lost (so she goes back to
+    era 1) and hands its commit to Bob anyway, hoping to split the conversation. The
+    Welcome leaves Alice only once her commit is accepted, and the commit alone belongs
+    to a group Bob is not in: everyone stays in era 1, in step."""
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
+    epoch = conv.epoch
+    advance = conv.advance_era([bob.kp(), carol.kp()])
+    assert_rejected(bob_conv.receive(advance.cpim), "is not this group's era")
+    conv.commit_rejected()
+    assert (conv.era, conv.previous_era, conv.epoch) == (1, None, epoch)
+    assert alice.client.list_archived_groups() == []
+    assert bob_conv.era == 1 and bob_conv.previous_era is None
+    still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
