@@ -1,4 +1,4 @@
-"""The previous era under attack (docs/threat-model.md, rows A1-A10).
+"""The previous era under attack (docs/threat-model.md, rows A1-A11).
 
 After an era advance the old MLS group is kept in an archive so that late messages of
 its members are still read (:mod:`rcs_mls.rcs.eras`). That group is exactly what a
@@ -238,4 +238,19 @@ def test_delivery_service_lies_about_an_era_advance(net: Net) -> None:
     assert (conv.era, conv.previous_era, conv.epoch) == (1, None, epoch)
     assert alice.client.list_archived_groups() == []
     assert bob_conv.era == 1 and bob_conv.previous_era is None
+    still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
+
+
+def test_era_welcome_replayed_after_the_advance(net: Net) -> None:
+    """A11: the delivery service replays the era-2 Welcome to Bob, who is in era 2
+    already (with era 1 archived), hoping he re-joins it and archives era 2 over era 1.
+    The continuity check wants an era after his own: refused, nothing archived."""
+    alice, bob, carol, conv, bob_conv, carol_conv = three(net)
+    alice.commit(conv, lambda: conv.advance_era([bob.kp(), carol.kp()]))
+    (welcome,) = [d.cpim for d in net.relay.fetch(bob.device) if Conversation.is_welcome(d.cpim)]
+    assert isinstance(bob_conv.receive(welcome), EraAdvanced)
+    carol.pump()
+    assert_rejected(bob_conv.receive(welcome), "does not open")
+    assert (bob_conv.era, bob_conv.previous_era) == (2, 1)
+    assert bob.client.list_archived_groups() == [(b"rcs-era/1", b"grp")]
     still_in_step((alice, conv), (bob, bob_conv), (carol, carol_conv))
